@@ -1,0 +1,309 @@
+//! The FunkNN model: patch sampler, patch network and the skip to the patch centre.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+
+use crate::cnn::Cnn;
+use crate::config::{Config, Network};
+use crate::init::{init_parameters, parameter_specs};
+use crate::jet::{Jet, JetOrder};
+use crate::mlp::{Mlp, PATCH_MLP_HIDDEN};
+use crate::sampler::PatchSampler;
+use crate::{Error, Result};
+
+/// The network that maps patches to intensities.
+#[derive(Debug, Clone)]
+pub enum PatchNetwork {
+    Mlp(Mlp),
+    Cnn(Cnn),
+}
+
+/// Options of [`FunkNN::evaluate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvalOptions {
+    /// Points per chunk; `0` picks a size that keeps each chunk's tensors near 100 MB.
+    pub chunk_points: usize,
+    /// Worker threads; `0` uses candle's thread count (the number of cores).
+    pub threads: usize,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            chunk_points: 0,
+            threads: 0,
+        }
+    }
+}
+
+/// A FunkNN: `u(x) = net(patch(I, x)) + patch(I, x)[centre]`.
+///
+/// ```
+/// use candle_core::{DType, Device, Tensor};
+/// use funknn_core::{Config, FunkNN, JetOrder};
+///
+/// let (model, _vars) = FunkNN::random(&Config::default(), 0, DType::F32, &Device::Cpu)?;
+/// let image = Tensor::rand(0f32, 1., (1, 3, 16, 16), &Device::Cpu)?;
+/// let points = Tensor::new(&[[[0.5f32, 0.25], [0.1, 0.9]]], &Device::Cpu)?;
+/// let jet = model.forward_jet(&image, &points, JetOrder::Laplacian)?;
+/// assert_eq!(jet.value()?.dims(), &[1, 2, 3]);
+/// assert_eq!(jet.laplacian()?.unwrap().dims(), &[1, 2, 3]);
+/// # Ok::<(), funknn_core::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FunkNN {
+    config: Config,
+    sampler: PatchSampler,
+    network: PatchNetwork,
+    parameters: Vec<(String, Tensor)>,
+}
+
+impl FunkNN {
+    /// Builds the model from `vb`, whose names are the official `state_dict` keys.
+    pub fn new(config: &Config, vb: VarBuilder) -> Result<Self> {
+        config.validate()?;
+        let c = config.channels;
+        let w = config.patch_size;
+        let sampler = PatchSampler::new(config.kernel, w, vb.clone())?;
+        let network = match config.network {
+            Network::Mlp => PatchNetwork::Mlp(Mlp::new(
+                c * w * w,
+                &PATCH_MLP_HIDDEN,
+                c,
+                config.activation,
+                vb.clone(),
+            )?),
+            Network::Cnn => PatchNetwork::Cnn(Cnn::new(c, w, config.activation, vb.clone())?),
+        };
+        let parameters = parameter_specs(config)
+            .into_iter()
+            .map(|(name, shape, _)| {
+                let t = vb.get(shape, &name)?;
+                Ok((name, t))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FunkNN {
+            config: config.clone(),
+            sampler,
+            network,
+            parameters,
+        })
+    }
+
+    /// Builds the model from named tensors, checking every name and shape.
+    pub fn from_tensors(
+        config: &Config,
+        tensors: HashMap<String, Tensor>,
+        dtype: DType,
+        device: &Device,
+        origin: &Path,
+    ) -> Result<Self> {
+        for (name, shape, _) in parameter_specs(config) {
+            match tensors.get(&name) {
+                None => {
+                    return Err(Error::Weights {
+                        path: origin.to_owned(),
+                        message: format!(
+                            "missing tensor {name:?} (needed by a {} {} model with {} channels)",
+                            config.network, config.activation, config.channels
+                        ),
+                    })
+                }
+                Some(t) if t.dims() != shape.as_slice() => {
+                    return Err(Error::Weights {
+                        path: origin.to_owned(),
+                        message: format!(
+                            "tensor {name:?} has shape {:?}, the config needs {shape:?}",
+                            t.dims()
+                        ),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        let vb = VarBuilder::from_tensors(tensors, dtype, device);
+        FunkNN::new(config, vb)
+    }
+
+    /// A freshly initialised, trainable model (PyTorch's default initialisation, and the
+    /// official SIREN one for sine MLP layers), reproducible from `seed`.
+    pub fn random(config: &Config, seed: u64, dtype: DType, device: &Device) -> Result<(Self, VarMap)> {
+        config.validate()?;
+        let varmap = VarMap::new();
+        {
+            let mut data = varmap.data().lock().map_err(|_| Error::invalid("varmap", "poisoned lock"))?;
+            for (name, t) in init_parameters(config, seed, dtype, device)? {
+                data.insert(name, Var::from_tensor(&t)?);
+            }
+        }
+        let vb = VarBuilder::from_varmap(&varmap, dtype, device);
+        Ok((FunkNN::new(config, vb)?, varmap))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn sampler(&self) -> &PatchSampler {
+        &self.sampler
+    }
+
+    pub fn network(&self) -> &PatchNetwork {
+        &self.network
+    }
+
+    /// Every parameter under its official `state_dict` name.
+    pub fn parameters(&self) -> &[(String, Tensor)] {
+        &self.parameters
+    }
+
+    fn check_inputs(&self, images: &Tensor, points: &Tensor) -> Result<()> {
+        let c = self.config.channels;
+        match images.dims() {
+            [_, ch, h, w] if *ch == c && *h >= 2 && *w >= 2 => {}
+            got => {
+                return Err(Error::Shape {
+                    name: "images",
+                    expected: format!("(N, {c}, H, W) with H, W ≥ 2"),
+                    got: got.to_vec(),
+                })
+            }
+        }
+        match points.dims() {
+            [n, _, 2] if *n == images.dim(0)? => Ok(()),
+            got => Err(Error::Shape {
+                name: "points",
+                expected: format!("({}, P, 2)", images.dim(0)?),
+                got: got.to_vec(),
+            }),
+        }
+    }
+
+    /// The jet of `u` at `points` `(N, P, 2)` on `images` `(N, C, H, W)`: parts of shape
+    /// `(N, P, C)`. One graph: a loss on any part backpropagates to the weights, the
+    /// receptive field and the images.
+    pub fn forward_jet(&self, images: &Tensor, points: &Tensor, order: JetOrder) -> Result<Jet> {
+        self.check_inputs(images, points)?;
+        let prepared = self.sampler.prepare(images)?;
+        self.forward_prepared(&prepared, points, order)
+    }
+
+    fn forward_prepared(&self, prepared: &Tensor, points: &Tensor, order: JetOrder) -> Result<Jet> {
+        let (n, p, _) = points.dims3()?;
+        let c = self.config.channels;
+        let w = self.config.patch_size;
+        let patch = self.sampler.sample_prepared(prepared, points, order)?;
+        let k = order.parts();
+        let centre = patch.map(|t| t.narrow(3, w / 2, 1)?.narrow(4, w / 2, 1)?.reshape((k, n * p, c)))?;
+        let out = match &self.network {
+            PatchNetwork::Mlp(mlp) => mlp.forward_jet(&patch.map(|t| t.reshape((k, n * p, c * w * w)))?)?,
+            PatchNetwork::Cnn(cnn) => cnn.forward_jet(&patch)?,
+        };
+        out.add(&centre)?.map(|t| t.reshape((k, n, p, c)))
+    }
+
+    /// Points per chunk that keep one chunk's intermediate tensors near 100 MB.
+    fn auto_chunk(&self, order: JetOrder) -> usize {
+        let w = self.config.patch_size;
+        let per_part_point = match self.config.network {
+            // Widest layer, a few live copies.
+            Network::Mlp => 4 * 4 * 512 + 4 * 4 * self.config.channels * w * w,
+            // 64-channel maps and their im2col buffer.
+            Network::Cnn => 4 * 5 * 64 * w * w,
+        };
+        (100_000_000 / (per_part_point * order.parts())).clamp(64, 16_384)
+    }
+
+    /// Like [`Self::forward_jet`] but without a graph: points are processed in chunks,
+    /// on several threads, so memory stays bounded for any number of points.
+    pub fn evaluate(&self, images: &Tensor, points: &Tensor, order: JetOrder, options: EvalOptions) -> Result<Jet> {
+        self.check_inputs(images, points)?;
+        let (n, p, _) = points.dims3()?;
+        let chunk = if options.chunk_points == 0 {
+            self.auto_chunk(order)
+        } else {
+            options.chunk_points
+        };
+        let threads = if options.threads == 0 {
+            candle_core::utils::get_num_threads()
+        } else {
+            options.threads
+        }
+        .max(1);
+        if n == 0 || p == 0 {
+            let shape = (order.parts(), n, p, self.config.channels);
+            return Jet::new(Tensor::zeros(shape, images.dtype(), images.device())?, order);
+        }
+        let images = images.detach();
+        let points = points.detach();
+        let mut prepared = Vec::with_capacity(n);
+        for i in 0..n {
+            prepared.push(self.sampler.prepare(&images.narrow(0, i, 1)?)?);
+        }
+        // Work items: (image, first point, count).
+        let items: Vec<(usize, usize, usize)> = (0..n)
+            .flat_map(|i| (0..p).step_by(chunk.max(1)).map(move |s| (i, s, chunk.min(p - s))))
+            .collect();
+        let results: Mutex<Vec<Option<Result<Tensor>>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+        let next = AtomicUsize::new(0);
+        let work = || loop {
+            let j = next.fetch_add(1, Ordering::Relaxed);
+            if j >= items.len() {
+                break;
+            }
+            let (i, s, len) = items[j];
+            let r = points
+                .narrow(0, i, 1)
+                .and_then(|t| t.narrow(1, s, len))
+                .map_err(Error::from)
+                .and_then(|pts| self.forward_prepared(&prepared[i], &pts, order))
+                .map(|jet| jet.parts().detach());
+            let failed = r.is_err();
+            if let Ok(mut slots) = results.lock() {
+                slots[j] = Some(r);
+            }
+            if failed {
+                // Make the other workers stop early.
+                next.store(items.len(), Ordering::Relaxed);
+            }
+        };
+        if threads == 1 || items.len() == 1 {
+            work();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 0..threads.min(items.len()) {
+                    s.spawn(work);
+                }
+            });
+        }
+        let slots = results.into_inner().map_err(|_| Error::invalid("evaluate", "a worker panicked"))?;
+        let mut parts = Vec::with_capacity(slots.len());
+        for slot in slots {
+            match slot {
+                Some(Ok(t)) => parts.push(t),
+                Some(Err(e)) => return Err(e),
+                None => {}
+            }
+        }
+        if parts.len() != items.len() {
+            return Err(Error::invalid("evaluate", "a chunk failed"));
+        }
+        // Chunks are image-major then point order: regroup to (K, N, P, C).
+        let k = order.parts();
+        let c = self.config.channels;
+        let per_image = items.len() / n.max(1);
+        let mut rows = Vec::with_capacity(n);
+        for i in 0..n {
+            let chunks = &parts[i * per_image..(i + 1) * per_image];
+            rows.push(Tensor::cat(chunks, 2)?);
+        }
+        let all = Tensor::cat(&rows, 1)?;
+        debug_assert_eq!(all.dims(), &[k, n, p, c]);
+        Jet::new(all, order)
+    }
+}
