@@ -66,6 +66,11 @@ impl KernelKind {
 
     /// `[k(t), k'(t), k''(t)]` in f64.
     ///
+    /// Pieces are half-open, `[−2, −1)`, `[−1, 1)`, `[1, 2)`: at a knot the derivatives are
+    /// the limits from the right, which makes every tap of `floor(position) + i` use one
+    /// fixed piece, as in PyTorch's `grid_sample`. Only the value is continuous everywhere
+    /// for every kernel; derivatives at knots are one-sided by convention.
+    ///
     /// ```
     /// use funknn_core::KernelKind;
     /// let [k, _, _] = KernelKind::Bspline.eval_scalar(0.0);
@@ -76,9 +81,9 @@ impl KernelKind {
         let a = t.abs();
         let s = if t < 0.0 { -1.0 } else { 1.0 };
         let p = self.pieces();
-        let c = if a < 1.0 {
+        let c = if (-1.0..1.0).contains(&t) {
             p.inner
-        } else if a < 2.0 {
+        } else if (-2.0..2.0).contains(&t) {
             p.outer
         } else {
             return [0.0; 3];
@@ -101,9 +106,12 @@ impl KernelKind {
             t.clone()
         };
         let a = t.abs()?;
-        let a_const = a.detach();
-        let inner = a_const.lt(1.0)?.to_dtype(dtype)?;
-        let outer = (a_const.lt(2.0)?.to_dtype(dtype)? - &inner)?;
+        let t_const = t.detach();
+        let within = |lo: f64, hi: f64| -> Result<Tensor> {
+            Ok((t_const.ge(lo)?.to_dtype(dtype)? * t_const.lt(hi)?.to_dtype(dtype)?)?)
+        };
+        let inner = within(-1.0, 1.0)?;
+        let outer = (within(-2.0, 2.0)? - &inner)?;
         let p = self.pieces();
         let horner = |c: [f64; 4]| -> Result<Tensor> {
             Ok(a
@@ -188,7 +196,10 @@ mod tests {
     #[test]
     fn bspline_is_c2_and_keys_is_not() {
         // Second derivative left and right of the knot at 1.
-        let jump = |k: KernelKind| (k.eval_scalar(1.0 - 1e-9)[2] - k.eval_scalar(1.0 + 1e-9)[2]).abs();
+        let jump = |k: KernelKind| {
+            let knot = 1.0 - k.shift();
+            (k.eval_scalar(knot - 1e-9)[2] - k.eval_scalar(knot + 1e-9)[2]).abs()
+        };
         assert!(jump(KernelKind::Bspline) < 1e-6);
         assert!(jump(KernelKind::CubicConv) > 0.5);
     }

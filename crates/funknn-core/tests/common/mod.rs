@@ -1,0 +1,49 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Tensor};
+
+/// `../shared/golden`: outputs of the official implementation. CI has `shared/` beside the
+/// clone; `FUNKNN_GOLDEN` overrides the location.
+pub fn golden_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("FUNKNN_GOLDEN") {
+        return PathBuf::from(dir);
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden");
+    assert!(
+        dir.join("funknn_mlp_relu.safetensors").is_file(),
+        "golden files not found at {} (set FUNKNN_GOLDEN)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn golden() -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(golden_dir().join("funknn_mlp_relu.safetensors"), &Device::Cpu).unwrap()
+}
+
+pub fn f64s(t: &Tensor) -> Vec<f64> {
+    t.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+}
+
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.dims(), b.dims(), "shapes differ");
+    f64s(a).iter().zip(f64s(b)).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+pub fn max_abs(a: &Tensor) -> f64 {
+    f64s(a).iter().map(|x| x.abs()).fold(0.0, f64::max)
+}
+
+/// max |a − b| / max |b|.
+pub fn rel_err(a: &Tensor, reference: &Tensor) -> f64 {
+    max_abs_diff(a, reference) / max_abs(reference)
+}
+
+/// Rows `lo..hi` of dimension 1 (points), for comparing point kinds separately.
+pub fn points_range(t: &Tensor, lo: usize, hi: usize) -> Tensor {
+    t.narrow(1, lo, hi - lo).unwrap()
+}
