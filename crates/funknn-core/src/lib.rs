@@ -20,6 +20,7 @@ pub mod cnn;
 pub mod config;
 pub mod coords;
 mod error;
+pub mod image_io;
 pub mod init;
 pub mod jet;
 pub mod kernel;
