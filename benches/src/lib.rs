@@ -1,1 +1,48 @@
+//! Shared set-up of the funknn benchmarks.
 
+use candle_core::{DType, Device, Tensor};
+use funknn_core::{Activation, Config, FunkNN, KernelKind, Network, Rng};
+
+/// Points per benchmark run, as the performance targets are stated.
+pub const POINTS: usize = 65_536;
+
+/// Multiply-adds ×2 per point of one jet part: the patch network's layers.
+pub fn flops_per_point(network: Network) -> f64 {
+    match network {
+        // 243·512 + 512·512 + 512·256 + 256·256 + 256·128 + 128·128 + 128·64 + 64·64 + 64·64 + 64·3
+        Network::Mlp => 2.0 * 650_000.0,
+        // Eight 2×2 convs on 9×9, 4×4 and 2×2 maps with 64 channels, then the head.
+        Network::Cnn => {
+            let conv = |c_in: f64, side: f64| 2.0 * 64.0 * c_in * 4.0 * side * side;
+            conv(3.0, 81.0f64.sqrt())
+                + 3.0 * conv(64.0, 9.0)
+                + 4.0 * conv(64.0, 4.0)
+                + 2.0 * (256.0 * 64.0 + 2.0 * 64.0 * 64.0)
+        }
+    }
+}
+
+/// A randomly initialised model (speed does not depend on training).
+pub fn model(network: Network, activation: Activation, kernel: KernelKind) -> FunkNN {
+    let config = Config {
+        network,
+        activation,
+        kernel,
+        channels: 3,
+        ..Config::default()
+    };
+    FunkNN::random(&config, 0, DType::F32, &Device::Cpu)
+        .expect("model")
+        .0
+}
+
+/// A 256×256 RGB image and `POINTS` random points on it.
+pub fn inputs() -> (Tensor, Tensor) {
+    let mut rng = Rng::new(1);
+    let img: Vec<f32> = (0..3 * 256 * 256).map(|_| rng.uniform() as f32).collect();
+    let pts: Vec<f32> = (0..2 * POINTS).map(|_| rng.uniform() as f32).collect();
+    (
+        Tensor::from_vec(img, (1, 3, 256, 256), &Device::Cpu).expect("image"),
+        Tensor::from_vec(pts, (1, POINTS, 2), &Device::Cpu).expect("points"),
+    )
+}

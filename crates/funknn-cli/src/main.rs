@@ -12,7 +12,11 @@ use funknn_core::weights::write_atomic;
 use funknn_core::{Activation, Config, EvalOptions, FunkNN, JetOrder, KernelKind, Network};
 
 #[derive(Parser)]
-#[command(name = "funknn", version, about = "FunkNN: continuous images and their exact derivatives")]
+#[command(
+    name = "funknn",
+    version,
+    about = "FunkNN: continuous images and their exact derivatives"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -132,7 +136,11 @@ fn import(
         network,
         activation,
         kernel,
-        model.parameters().iter().map(|(_, t)| t.elem_count()).sum::<usize>()
+        model
+            .parameters()
+            .iter()
+            .map(|(_, t)| t.elem_count())
+            .sum::<usize>()
     );
     Ok(())
 }
@@ -169,17 +177,24 @@ fn points_command(
     let device = Device::Cpu;
     let model = FunkNN::load(model_dir, dtype, &device)
         .with_context(|| format!("loading model {}", model_dir.display()))?;
-    let images = read_images(image, &device).with_context(|| format!("reading image {}", image.display()))?;
+    let images = read_images(image, &device)
+        .with_context(|| format!("reading image {}", image.display()))?;
     let channels = model.config().channels;
     if images.dim(1)? != channels {
-        if image.extension().is_some_and(|e| e.eq_ignore_ascii_case("safetensors")) {
+        if image
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+        {
             bail!(
                 "{}: the image has {} channels, the model expects {channels}",
                 image.display(),
                 images.dim(1)?
             );
         }
-        tracing::warn!("converting the image from {} to {channels} channels", images.dim(1)?);
+        tracing::warn!(
+            "converting the image from {} to {channels} channels",
+            images.dim(1)?
+        );
     }
     let images = match_channels(&images, channels)?.to_dtype(dtype)?;
     let points = read_points(points, images.dim(0)?)?.to_dtype(dtype)?;
@@ -200,6 +215,10 @@ fn points_command(
     }
     write_atomic(output, |tmp| Ok(candle_core::safetensors::save(&out, tmp)?))
         .with_context(|| format!("writing {}", output.display()))?;
-    tracing::info!("wrote {} ({} points per image)", output.display(), points.dim(1)?);
+    tracing::info!(
+        "wrote {} ({} points per image)",
+        output.display(),
+        points.dim(1)?
+    );
     Ok(())
 }

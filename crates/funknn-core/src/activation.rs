@@ -78,7 +78,9 @@ fn derivatives(
         }
         Activation::Gelu => {
             // σ = z Φ(z); σ′ = Φ(z) + z φ(z); σ″ = φ(z) (2 − z²).
-            let cdf = (z * std::f64::consts::FRAC_1_SQRT_2)?.erf()?.affine(0.5, 0.5)?;
+            let cdf = (z * std::f64::consts::FRAC_1_SQRT_2)?
+                .erf()?
+                .affine(0.5, 0.5)?;
             out.push((z * &cdf)?);
             if degree >= 1 {
                 let pdf = (z.sqr()? * -0.5)?.exp()?.affine(FRAC_1_SQRT_2PI, 0.0)?;
@@ -113,7 +115,10 @@ pub fn activate_jet(
     let firsts = pre.parts().narrow(0, 1, 2)?;
     // ReLU: σ′ is a 0/1 mask and σ″ = 0, so every derivative part is just masked.
     if activation == Activation::Relu {
-        let rest = pre.parts().narrow(0, 1, k - 1)?.broadcast_mul(&sig[1].unsqueeze(0)?)?;
+        let rest = pre
+            .parts()
+            .narrow(0, 1, k - 1)?
+            .broadcast_mul(&sig[1].unsqueeze(0)?)?;
         return Jet::new(Tensor::cat(&[sig[0].unsqueeze(0)?, rest], 0)?, order);
     }
     let d1 = sig[1].unsqueeze(0)?;
@@ -153,7 +158,10 @@ mod tests {
         let omega = Tensor::new(&[1.7f64], &dev).unwrap();
         for act in Activation::ALL {
             let eval = |shift: f64| {
-                let z = Tensor::new(zs.as_slice(), &dev).unwrap().affine(1.0, shift).unwrap();
+                let z = Tensor::new(zs.as_slice(), &dev)
+                    .unwrap()
+                    .affine(1.0, shift)
+                    .unwrap();
                 derivatives(*act, &z, Some(&omega), 2)
                     .unwrap()
                     .iter()

@@ -6,6 +6,7 @@ use candle_nn::VarBuilder;
 
 use crate::activation::activate_jet;
 use crate::config::Activation;
+use crate::gemm_op::Gemm;
 use crate::jet::Jet;
 use crate::linear::SameConv2d;
 use crate::mlp::{Mlp, CNN_HEAD_HIDDEN};
@@ -32,7 +33,12 @@ pub struct Cnn {
 }
 
 impl Cnn {
-    pub fn new(channels: usize, patch_size: usize, activation: Activation, vb: VarBuilder) -> Result<Self> {
+    pub fn new(
+        channels: usize,
+        patch_size: usize,
+        activation: Activation,
+        vb: VarBuilder,
+    ) -> Result<Self> {
         let convs = (0..CNN_LAYERS)
             .map(|i| {
                 let input = if i == 0 { channels } else { CNN_CHANNELS };
@@ -40,7 +46,13 @@ impl Cnn {
             })
             .collect::<Result<Vec<_>>>()?;
         let side = pooled_side(patch_size);
-        let head = Mlp::new(CNN_CHANNELS * side * side, &CNN_HEAD_HIDDEN, channels, activation, vb)?;
+        let head = Mlp::new(
+            CNN_CHANNELS * side * side,
+            &CNN_HEAD_HIDDEN,
+            channels,
+            activation,
+            vb,
+        )?;
         Ok(Cnn {
             convs,
             head,
@@ -49,10 +61,10 @@ impl Cnn {
     }
 
     /// Maps a patch jet `(K, B, C, w, w)` to `(K, B, C)`.
-    pub fn forward_jet(&self, patch: &Jet) -> Result<Jet> {
+    pub fn forward_jet(&self, patch: &Jet, gemm: Gemm) -> Result<Jet> {
         let mut x = patch.clone();
         for (i, conv) in self.convs.iter().enumerate() {
-            let pre = conv.forward_parts(&x)?;
+            let pre = conv.forward_parts(&x, gemm)?;
             // The official code uses plain sin(z) here: no frequency in the conv stack.
             let y = activate_jet(self.activation, &pre, Some(&conv.bias_4d()?), None)?;
             x = match i {
@@ -63,7 +75,7 @@ impl Cnn {
         }
         let (k, b) = (x.parts().dim(0)?, x.parts().dim(1)?);
         let flat = x.map(|p| p.reshape((k, b, ())))?;
-        self.head.forward_jet(&flat)
+        self.head.forward_jet(&flat, gemm)
     }
 }
 
@@ -84,8 +96,6 @@ pub fn max_pool_jet(x: &Jet) -> Result<Jet> {
     let value = windows.get(0)?.detach();
     let argmax = value.argmax_keepdim(4)?;
     let slots = Tensor::arange(0u32, 4, value.device())?.reshape((1, 1, 1, 1, 4))?;
-    let one_hot = argmax
-        .broadcast_eq(&slots)?
-        .to_dtype(value.dtype())?;
+    let one_hot = argmax.broadcast_eq(&slots)?.to_dtype(value.dtype())?;
     x.map(|_| windows.broadcast_mul(&one_hot.unsqueeze(0)?)?.sum(5))
 }

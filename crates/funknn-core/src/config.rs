@@ -141,7 +141,8 @@ impl Config {
             ));
         }
         let min_patch = if self.network == Network::Cnn { 4 } else { 1 };
-        if self.patch_size < min_patch || self.patch_size > 64 || self.patch_size % 2 == 0 {
+        if self.patch_size < min_patch || self.patch_size > 64 || self.patch_size.is_multiple_of(2)
+        {
             return Err(Error::invalid(
                 "config",
                 format!(
@@ -190,18 +191,25 @@ mod tests {
         let back: Config = serde_json::from_str(&c.to_json()).unwrap();
         assert_eq!(back, c);
         assert!(c.to_json().contains("\"cubic_conv\""));
-        assert_eq!("BSPLINE".parse::<KernelKind>().unwrap(), KernelKind::Bspline);
+        assert_eq!(
+            "BSPLINE".parse::<KernelKind>().unwrap(),
+            KernelKind::Bspline
+        );
         let err = "lanczos".parse::<KernelKind>().unwrap_err().to_string();
         assert!(err.contains("lanczos") && err.contains("bspline"), "{err}");
     }
 
     #[test]
     fn rejects_absurd_configs() {
-        let mut c = Config::default();
-        c.channels = 0;
+        let c = Config {
+            channels: 0,
+            ..Config::default()
+        };
         assert!(c.validate().is_err());
-        let mut c = Config::default();
-        c.patch_size = 8;
+        let c = Config {
+            patch_size: 8,
+            ..Config::default()
+        };
         assert!(c.validate().is_err());
     }
 }

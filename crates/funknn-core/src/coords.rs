@@ -37,7 +37,10 @@ pub fn from_official(row_col: &Tensor) -> Result<Tensor> {
 /// Derivatives need no rescaling: both conventions measure the image side as 1.
 pub fn swap_xy(t: &Tensor) -> Result<Tensor> {
     let last = t.rank() - 1;
-    Ok(Tensor::cat(&[t.narrow(last, 1, 1)?, t.narrow(last, 0, 1)?], last)?)
+    Ok(Tensor::cat(
+        &[t.narrow(last, 1, 1)?, t.narrow(last, 0, 1)?],
+        last,
+    )?)
 }
 
 /// `true` if every value is finite.

@@ -36,7 +36,11 @@ pub fn parameter_specs(config: &Config) -> Vec<(String, Vec<usize>, Init)> {
                     vec![CNN_CHANNELS, input, CNN_KERNEL, CNN_KERNEL],
                     Init::Uniform(bound),
                 ));
-                specs.push((format!("CNNs.{i}.bias"), vec![CNN_CHANNELS], Init::Uniform(bound)));
+                specs.push((
+                    format!("CNNs.{i}.bias"),
+                    vec![CNN_CHANNELS],
+                    Init::Uniform(bound),
+                ));
             }
             let side = pooled_side(w);
             layer_dims(CNN_CHANNELS * side * side, &CNN_HEAD_HIDDEN, c)
@@ -51,7 +55,11 @@ pub fn parameter_specs(config: &Config) -> Vec<(String, Vec<usize>, Init)> {
         } else {
             (6.0 / fan_in as f64).sqrt() / config.omega_0
         };
-        specs.push((format!("MLP.{i}.weight"), vec![out, fan_in], Init::Uniform(bound)));
+        specs.push((
+            format!("MLP.{i}.weight"),
+            vec![out, fan_in],
+            Init::Uniform(bound),
+        ));
         specs.push((format!("MLP.{i}.bias"), vec![out], Init::Uniform(bound)));
     }
     if sin {

@@ -92,7 +92,13 @@ impl Jet {
         } else {
             let mut shape = value.dims().to_vec();
             shape[0] = order.parts() - 1;
-            Tensor::cat(&[value.clone(), Tensor::zeros(shape, value.dtype(), value.device())?], 0)?
+            Tensor::cat(
+                &[
+                    value.clone(),
+                    Tensor::zeros(shape, value.dtype(), value.device())?,
+                ],
+                0,
+            )?
         };
         Jet::new(parts, order)
     }

@@ -114,15 +114,16 @@ impl KernelKind {
         let outer = (within(-2.0, 2.0)? - &inner)?;
         let p = self.pieces();
         let horner = |c: [f64; 4]| -> Result<Tensor> {
-            Ok(a
-                .affine(c[3], c[2])?
+            Ok(a.affine(c[3], c[2])?
                 .mul(&a)?
                 .affine(1.0, c[1])?
                 .mul(&a)?
                 .affine(1.0, c[0])?)
         };
         let d1 = |c: [f64; 4]| -> Result<Tensor> {
-            Ok(a.affine(3.0 * c[3], 2.0 * c[2])?.mul(&a)?.affine(1.0, c[1])?)
+            Ok(a.affine(3.0 * c[3], 2.0 * c[2])?
+                .mul(&a)?
+                .affine(1.0, c[1])?)
         };
         let d2 = |c: [f64; 4]| -> Result<Tensor> { Ok(a.affine(6.0 * c[3], 2.0 * c[2])?) };
         let combine = |f: &dyn Fn([f64; 4]) -> Result<Tensor>| -> Result<Tensor> {
@@ -134,17 +135,15 @@ impl KernelKind {
         };
         let mut out = vec![combine(&horner)?];
         if max_order >= 1 {
-            let sign = t
-                .detach()
-                .ge(0.0)?
-                .to_dtype(dtype)?
-                .affine(2.0, -1.0)?;
+            let sign = t.detach().ge(0.0)?.to_dtype(dtype)?.affine(2.0, -1.0)?;
             out.push(combine(&d1)?.mul(&sign)?);
         }
         if max_order >= 2 {
             out.push(combine(&d2)?);
         }
-        debug_assert!(out.iter().all(|x| x.dtype() == dtype || dtype == DType::F16));
+        debug_assert!(out
+            .iter()
+            .all(|x| x.dtype() == dtype || dtype == DType::F16));
         Ok(out)
     }
 }

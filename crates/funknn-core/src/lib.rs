@@ -20,6 +20,7 @@ pub mod cnn;
 pub mod config;
 pub mod coords;
 mod error;
+pub mod gemm_op;
 pub mod image_io;
 pub mod init;
 pub mod jet;
@@ -31,6 +32,7 @@ pub mod prefilter;
 mod reflect;
 pub mod rng;
 pub mod sampler;
+pub mod sampler_host;
 pub mod weights;
 
 pub use activation::activate_jet;

@@ -5,6 +5,7 @@ use candle_nn::VarBuilder;
 
 use crate::activation::activate_jet;
 use crate::config::Activation;
+use crate::gemm_op::Gemm;
 use crate::jet::Jet;
 use crate::linear::Linear;
 use crate::Result;
@@ -63,15 +64,20 @@ impl Mlp {
     }
 
     /// Maps a jet `(K, B, input)` to `(K, B, output)`.
-    pub fn forward_jet(&self, x: &Jet) -> Result<Jet> {
+    pub fn forward_jet(&self, x: &Jet, gemm: Gemm) -> Result<Jet> {
         let last = self.layers.len() - 1;
         let mut x = x.clone();
         for (i, layer) in self.layers.iter().enumerate() {
-            let pre = layer.forward_parts(&x)?;
+            let pre = layer.forward_parts(&x, gemm)?;
             x = if i == last {
                 pre.add_to_value(layer.bias())?
             } else {
-                activate_jet(self.activation, &pre, Some(layer.bias()), self.omegas.get(i))?
+                activate_jet(
+                    self.activation,
+                    &pre,
+                    Some(layer.bias()),
+                    self.omegas.get(i),
+                )?
             };
         }
         Ok(x)

@@ -10,10 +10,12 @@ use candle_nn::{VarBuilder, VarMap};
 
 use crate::cnn::Cnn;
 use crate::config::{Config, Network};
+use crate::gemm_op::Gemm;
 use crate::init::{init_parameters, parameter_specs};
 use crate::jet::{Jet, JetOrder};
 use crate::mlp::{Mlp, PATCH_MLP_HIDDEN};
 use crate::sampler::PatchSampler;
+use crate::sampler_host::HostImages;
 use crate::{Error, Result};
 
 /// The network that maps patches to intensities.
@@ -24,21 +26,12 @@ pub enum PatchNetwork {
 }
 
 /// Options of [`FunkNN::evaluate`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EvalOptions {
     /// Points per chunk; `0` picks a size that keeps each chunk's tensors near 100 MB.
     pub chunk_points: usize,
     /// Worker threads; `0` uses candle's thread count (the number of cores).
     pub threads: usize,
-}
-
-impl Default for EvalOptions {
-    fn default() -> Self {
-        EvalOptions {
-            chunk_points: 0,
-            threads: 0,
-        }
-    }
 }
 
 /// A FunkNN: `u(x) = net(patch(I, x)) + patch(I, x)[centre]`.
@@ -132,11 +125,19 @@ impl FunkNN {
 
     /// A freshly initialised, trainable model (PyTorch's default initialisation, and the
     /// official SIREN one for sine MLP layers), reproducible from `seed`.
-    pub fn random(config: &Config, seed: u64, dtype: DType, device: &Device) -> Result<(Self, VarMap)> {
+    pub fn random(
+        config: &Config,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<(Self, VarMap)> {
         config.validate()?;
         let varmap = VarMap::new();
         {
-            let mut data = varmap.data().lock().map_err(|_| Error::invalid("varmap", "poisoned lock"))?;
+            let mut data = varmap
+                .data()
+                .lock()
+                .map_err(|_| Error::invalid("varmap", "poisoned lock"))?;
             for (name, t) in init_parameters(config, seed, dtype, device)? {
                 data.insert(name, Var::from_tensor(&t)?);
             }
@@ -195,14 +196,25 @@ impl FunkNN {
 
     fn forward_prepared(&self, prepared: &Tensor, points: &Tensor, order: JetOrder) -> Result<Jet> {
         let (n, p, _) = points.dims3()?;
+        let patch = self.sampler.sample_prepared(prepared, points, order)?;
+        self.forward_patch(&patch, n, p, Gemm::Candle)
+    }
+
+    /// The network and the centre skip on patch jets `(K, N·P, C, w, w)`.
+    fn forward_patch(&self, patch: &Jet, n: usize, p: usize, gemm: Gemm) -> Result<Jet> {
         let c = self.config.channels;
         let w = self.config.patch_size;
-        let patch = self.sampler.sample_prepared(prepared, points, order)?;
-        let k = order.parts();
-        let centre = patch.map(|t| t.narrow(3, w / 2, 1)?.narrow(4, w / 2, 1)?.reshape((k, n * p, c)))?;
+        let k = patch.order().parts();
+        let centre = patch.map(|t| {
+            t.narrow(3, w / 2, 1)?
+                .narrow(4, w / 2, 1)?
+                .reshape((k, n * p, c))
+        })?;
         let out = match &self.network {
-            PatchNetwork::Mlp(mlp) => mlp.forward_jet(&patch.map(|t| t.reshape((k, n * p, c * w * w)))?)?,
-            PatchNetwork::Cnn(cnn) => cnn.forward_jet(&patch)?,
+            PatchNetwork::Mlp(mlp) => {
+                mlp.forward_jet(&patch.map(|t| t.reshape((k, n * p, c * w * w)))?, gemm)?
+            }
+            PatchNetwork::Cnn(cnn) => cnn.forward_jet(patch, gemm)?,
         };
         out.add(&centre)?.map(|t| t.reshape((k, n, p, c)))
     }
@@ -221,7 +233,13 @@ impl FunkNN {
 
     /// Like [`Self::forward_jet`] but without a graph: points are processed in chunks,
     /// on several threads, so memory stays bounded for any number of points.
-    pub fn evaluate(&self, images: &Tensor, points: &Tensor, order: JetOrder, options: EvalOptions) -> Result<Jet> {
+    pub fn evaluate(
+        &self,
+        images: &Tensor,
+        points: &Tensor,
+        order: JetOrder,
+        options: EvalOptions,
+    ) -> Result<Jet> {
         self.check_inputs(images, points)?;
         let (n, p, _) = points.dims3()?;
         let chunk = if options.chunk_points == 0 {
@@ -237,19 +255,34 @@ impl FunkNN {
         .max(1);
         if n == 0 || p == 0 {
             let shape = (order.parts(), n, p, self.config.channels);
-            return Jet::new(Tensor::zeros(shape, images.dtype(), images.device())?, order);
+            return Jet::new(
+                Tensor::zeros(shape, images.dtype(), images.device())?,
+                order,
+            );
         }
         let images = images.detach();
         let points = points.detach();
+        // One chunk per core: each worker's GEMMs stay on its own core.
+        let gemm = if threads > 1 {
+            Gemm::SingleThread
+        } else {
+            Gemm::Candle
+        };
         let mut prepared = Vec::with_capacity(n);
         for i in 0..n {
-            prepared.push(self.sampler.prepare(&images.narrow(0, i, 1)?)?);
+            let image = self.sampler.prepare(&images.narrow(0, i, 1)?)?;
+            prepared.push(HostImages::new(&image)?);
         }
         // Work items: (image, first point, count).
         let items: Vec<(usize, usize, usize)> = (0..n)
-            .flat_map(|i| (0..p).step_by(chunk.max(1)).map(move |s| (i, s, chunk.min(p - s))))
+            .flat_map(|i| {
+                (0..p)
+                    .step_by(chunk.max(1))
+                    .map(move |s| (i, s, chunk.min(p - s)))
+            })
             .collect();
-        let results: Mutex<Vec<Option<Result<Tensor>>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+        let results: Mutex<Vec<Option<Result<Tensor>>>> =
+            Mutex::new((0..items.len()).map(|_| None).collect());
         let next = AtomicUsize::new(0);
         let work = || loop {
             let j = next.fetch_add(1, Ordering::Relaxed);
@@ -261,7 +294,10 @@ impl FunkNN {
                 .narrow(0, i, 1)
                 .and_then(|t| t.narrow(1, s, len))
                 .map_err(Error::from)
-                .and_then(|pts| self.forward_prepared(&prepared[i], &pts, order))
+                .and_then(|pts| {
+                    let patch = self.sampler.sample_host(&prepared[i], &pts, order)?;
+                    self.forward_patch(&patch, 1, len, gemm)
+                })
                 .map(|jet| jet.parts().detach());
             let failed = r.is_err();
             if let Ok(mut slots) = results.lock() {
@@ -281,7 +317,9 @@ impl FunkNN {
                 }
             });
         }
-        let slots = results.into_inner().map_err(|_| Error::invalid("evaluate", "a worker panicked"))?;
+        let slots = results
+            .into_inner()
+            .map_err(|_| Error::invalid("evaluate", "a worker panicked"))?;
         let mut parts = Vec::with_capacity(slots.len());
         for slot in slots {
             match slot {

@@ -70,7 +70,10 @@ mod tests {
         let mut a = Rng::new(7);
         let mut b = Rng::new(7);
         let xs: Vec<f64> = (0..10_000).map(|_| a.uniform()).collect();
-        assert!(xs.iter().zip((0..10_000).map(|_| b.uniform())).all(|(x, y)| *x == y));
+        assert!(xs
+            .iter()
+            .zip((0..10_000).map(|_| b.uniform()))
+            .all(|(x, y)| *x == y));
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         assert!((mean - 0.5).abs() < 0.01, "{mean}");
         assert!(xs.iter().all(|&x| (0.0..1.0).contains(&x)));

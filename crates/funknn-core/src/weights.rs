@@ -22,7 +22,8 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
     let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    let result =
+        write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -73,10 +74,11 @@ fn strip_prefix(tensors: HashMap<String, Tensor>) -> HashMap<String, Tensor> {
     if tensors.contains_key("ws1") {
         return tensors;
     }
-    let Some(prefix) = tensors
-        .keys()
-        .find_map(|k| k.strip_suffix("ws1").filter(|p| p.ends_with('.')).map(str::to_owned))
-    else {
+    let Some(prefix) = tensors.keys().find_map(|k| {
+        k.strip_suffix("ws1")
+            .filter(|p| p.ends_with('.'))
+            .map(str::to_owned)
+    }) else {
         return tensors;
     };
     tensors
@@ -97,23 +99,36 @@ impl FunkNN {
 
     /// Loads a model from in-memory files (`config.json` text and safetensors bytes), e.g.
     /// weights embedded in a binary.
-    pub fn from_bytes(config_json: &str, safetensors: &[u8], dtype: DType, device: &Device) -> Result<Self> {
+    pub fn from_bytes(
+        config_json: &str,
+        safetensors: &[u8],
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
         let origin = PathBuf::from("<embedded>");
         let config: Config = serde_json::from_str(config_json).map_err(|source| Error::Config {
             path: origin.clone(),
             source,
         })?;
         config.validate()?;
-        let tensors = candle_core::safetensors::load_buffer(safetensors, &Device::Cpu).map_err(|e| Error::Weights {
-            path: origin.clone(),
-            message: e.to_string(),
-        })?;
+        let tensors =
+            candle_core::safetensors::load_buffer(safetensors, &Device::Cpu).map_err(|e| {
+                Error::Weights {
+                    path: origin.clone(),
+                    message: e.to_string(),
+                }
+            })?;
         FunkNN::from_tensors(&config, tensors, dtype, device, &origin)
     }
 
     /// Imports weights (official `.pt` checkpoint or `.safetensors`) for the architecture in
     /// `config`, checking every tensor's name and shape.
-    pub fn import(path: impl AsRef<Path>, config: &Config, dtype: DType, device: &Device) -> Result<Self> {
+    pub fn import(
+        path: impl AsRef<Path>,
+        config: &Config,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
         let path = path.as_ref();
         let tensors = read_tensors(path)?;
         FunkNN::from_tensors(config, tensors, dtype, device, path)

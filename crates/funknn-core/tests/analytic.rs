@@ -7,9 +7,20 @@ use std::collections::HashMap;
 
 fn sampler(kernel: KernelKind) -> PatchSampler {
     let mut t = HashMap::new();
-    t.insert("ws1".to_string(), Tensor::new(&[1f64], &Device::Cpu).unwrap());
-    t.insert("ws2".to_string(), Tensor::new(&[1f64], &Device::Cpu).unwrap());
-    PatchSampler::new(kernel, 9, VarBuilder::from_tensors(t, DType::F64, &Device::Cpu)).unwrap()
+    t.insert(
+        "ws1".to_string(),
+        Tensor::new(&[1f64], &Device::Cpu).unwrap(),
+    );
+    t.insert(
+        "ws2".to_string(),
+        Tensor::new(&[1f64], &Device::Cpu).unwrap(),
+    );
+    PatchSampler::new(
+        kernel,
+        9,
+        VarBuilder::from_tensors(t, DType::F64, &Device::Cpu),
+    )
+    .unwrap()
 }
 
 /// Samples `f(x, y)` at the pixel centres of an h×w image: shape (1, 1, h, w).
@@ -29,7 +40,12 @@ fn points(p: &[(f64, f64)]) -> Tensor {
 }
 
 /// The centre sample's jet parts: `[part][point]`.
-fn centre_jet(s: &PatchSampler, img: &Tensor, pts: &[(f64, f64)], order: JetOrder) -> Vec<Vec<f64>> {
+fn centre_jet(
+    s: &PatchSampler,
+    img: &Tensor,
+    pts: &[(f64, f64)],
+    order: JetOrder,
+) -> Vec<Vec<f64>> {
     let jet = s.sample(img, &points(pts), order).unwrap();
     (0..order.parts())
         .map(|k| {
@@ -62,10 +78,24 @@ fn bspline_reproduces_the_image_at_pixel_centres() {
     let data: Vec<f64> = (0..h * w).map(|_| rng.uniform()).collect();
     let img = Tensor::from_vec(data.clone(), (1, 1, h, w), &Device::Cpu).unwrap();
     let centres: Vec<(f64, f64)> = (0..h * w)
-        .map(|k| (((k % w) as f64 + 0.5) / w as f64, ((k / w) as f64 + 0.5) / h as f64))
+        .map(|k| {
+            (
+                ((k % w) as f64 + 0.5) / w as f64,
+                ((k / w) as f64 + 0.5) / h as f64,
+            )
+        })
         .collect();
-    let got = &centre_jet(&sampler(KernelKind::Bspline), &img, &centres, JetOrder::Value)[0];
-    let err = got.iter().zip(&data).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let got = &centre_jet(
+        &sampler(KernelKind::Bspline),
+        &img,
+        &centres,
+        JetOrder::Value,
+    )[0];
+    let err = got
+        .iter()
+        .zip(&data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     assert!(err < 1e-6, "B-spline misses pixel values by {err:e}");
     // Sampling the unfiltered image with β³ would blur it: the prefilter matters.
     assert!(data.iter().any(|&v| (v - 0.5).abs() > 0.3));
@@ -77,15 +107,28 @@ fn plane_gradient_and_zero_hessian() {
     let img = image(48, 64, |x, y| a + b * x + c * y);
     let pts = interior(40);
     // PyTorch's bicubic (a = −3/4) reproduces only constants, so it is checked on one below.
-    for kernel in [KernelKind::Bilinear, KernelKind::CubicConv, KernelKind::Bspline] {
-        let order = if kernel == KernelKind::Bilinear { JetOrder::Gradient } else { JetOrder::Hessian };
+    for kernel in [
+        KernelKind::Bilinear,
+        KernelKind::CubicConv,
+        KernelKind::Bspline,
+    ] {
+        let order = if kernel == KernelKind::Bilinear {
+            JetOrder::Gradient
+        } else {
+            JetOrder::Hessian
+        };
         let parts = centre_jet(&sampler(kernel), &img, &pts, order);
         for (i, &(x, y)) in pts.iter().enumerate() {
             let want = [a + b * x + c * y, b, c, 0.0, 0.0, 0.0];
             for k in 0..order.parts() {
                 // Second derivatives carry a factor n² ≈ 4000 of rounding.
                 let base = if k >= 3 { 1e-6 } else { 1e-8 };
-                let tol = base + if kernel == KernelKind::CubicConv { 1e-4 } else { 0.0 };
+                let tol = base
+                    + if kernel == KernelKind::CubicConv {
+                        1e-4
+                    } else {
+                        0.0
+                    };
                 assert!(
                     (parts[k][i] - want[k]).abs() < tol,
                     "{kernel} part {k} at ({x}, {y}): {} vs {}",
@@ -120,10 +163,21 @@ fn quadratic_hessian_is_exact_for_keys_and_bspline() {
     for kernel in [KernelKind::CubicConv, KernelKind::Bspline] {
         let parts = centre_jet(&sampler(kernel), &img, &pts, JetOrder::Hessian);
         for (i, &(x, y)) in pts.iter().enumerate() {
-            let want = [f(x, y), 2.0 * x + 0.5 * y, 0.5 * x - 1.4 * y, 2.0, 0.5, -1.4];
+            let want = [
+                f(x, y),
+                2.0 * x + 0.5 * y,
+                0.5 * x - 1.4 * y,
+                2.0,
+                0.5,
+                -1.4,
+            ];
             for k in 0..6 {
                 // cubic_conv's official +1e−6 shift costs ~1e−6 px of accuracy.
-                let tol = if kernel == KernelKind::CubicConv { 1e-3 } else { 1e-7 };
+                let tol = if kernel == KernelKind::CubicConv {
+                    1e-3
+                } else {
+                    1e-7
+                };
                 assert!(
                     (parts[k][i] - want[k]).abs() < tol * (1.0 + want[k].abs()),
                     "{kernel} part {k} at ({x:.3}, {y:.3}): {} vs {}",
@@ -146,8 +200,20 @@ fn sinusoid_derivatives_match_closed_forms() {
     let (wu, wv) = (TAU * u, TAU * v);
     let mut worst = [0f64; 6];
     for (i, &(x, y)) in pts.iter().enumerate() {
-        let (sx, cx, sy, cy) = ((wu * x).sin(), (wu * x).cos(), (wv * y).sin(), (wv * y).cos());
-        let want = [sx * cy, wu * cx * cy, -wv * sx * sy, -wu * wu * sx * cy, -wu * wv * cx * sy, -wv * wv * sx * cy];
+        let (sx, cx, sy, cy) = (
+            (wu * x).sin(),
+            (wu * x).cos(),
+            (wv * y).sin(),
+            (wv * y).cos(),
+        );
+        let want = [
+            sx * cy,
+            wu * cx * cy,
+            -wv * sx * sy,
+            -wu * wu * sx * cy,
+            -wu * wv * cx * sy,
+            -wv * wv * sx * cy,
+        ];
         let scale = [1.0, wu, wv, wu * wu, wu * wv, wv * wv];
         for k in 0..6 {
             worst[k] = worst[k].max((parts[k][i] - want[k]).abs() / scale[k]);
@@ -178,10 +244,19 @@ fn bspline_laplacian_is_continuous_and_keys_jumps() {
     let max_jump = |kernel: KernelKind| {
         let lap = &centre_jet(&sampler(kernel), &img, &pts, JetOrder::Laplacian)[3];
         let scale = lap.iter().fold(0f64, |m, v| m.max(v.abs()));
-        lap.chunks(2).map(|p| (p[1] - p[0]).abs()).fold(0.0, f64::max) / scale
+        lap.chunks(2)
+            .map(|p| (p[1] - p[0]).abs())
+            .fold(0.0, f64::max)
+            / scale
     };
     let spline = max_jump(KernelKind::Bspline);
     let keys = max_jump(KernelKind::CubicConv);
-    assert!(spline < 1e-4, "B-spline Laplacian jumps by {spline:e} of its range");
-    assert!(keys > 0.05, "Keys Laplacian should jump at knots, jumped {keys:e}");
+    assert!(
+        spline < 1e-4,
+        "B-spline Laplacian jumps by {spline:e} of its range"
+    );
+    assert!(
+        keys > 0.05,
+        "Keys Laplacian should jump at knots, jumped {keys:e}"
+    );
 }

@@ -80,7 +80,11 @@ fn check_jets(network: Network, kernel: KernelKind, h: f64) {
     let e = rel(&lap_jet.laplacian().unwrap().unwrap(), &trace);
     assert!(e < 1e-4, "{network} {kernel} Laplacian: {e:e}");
     // The lower orders of every jet agree with each other exactly.
-    let v0 = m.forward_jet(&image, &points, JetOrder::Value).unwrap().value().unwrap();
+    let v0 = m
+        .forward_jet(&image, &points, JetOrder::Value)
+        .unwrap()
+        .value()
+        .unwrap();
     assert!(rel(&lap_jet.value().unwrap(), &v0) < 1e-12);
     assert!(rel(&jet.value().unwrap(), &v0) < 1e-12);
 }
@@ -104,7 +108,12 @@ fn var(vars: &candle_nn::VarMap, name: &str) -> Var {
 
 /// Loss `Σ r · Δu` with fixed random weights r.
 fn laplacian_loss(m: &FunkNN, image: &Tensor, points: &Tensor) -> Tensor {
-    let lap = m.forward_jet(image, points, JetOrder::Laplacian).unwrap().laplacian().unwrap().unwrap();
+    let lap = m
+        .forward_jet(image, points, JetOrder::Laplacian)
+        .unwrap()
+        .laplacian()
+        .unwrap()
+        .unwrap();
     let r = random_tensor(lap.dims(), 9, -1.0, 1.0);
     (lap * r).unwrap().sum_all().unwrap()
 }
@@ -125,10 +134,16 @@ fn check_weight_gradients(network: Network, names: &[(&str, usize)]) {
         let mut minus = f64s(&orig);
         minus[index] -= h;
         let shape = orig.dims().to_vec();
-        v.set(&Tensor::from_vec(plus, shape.clone(), &Device::Cpu).unwrap()).unwrap();
-        let lp = laplacian_loss(&m, image.as_tensor(), &points).to_scalar::<f64>().unwrap();
-        v.set(&Tensor::from_vec(minus, shape, &Device::Cpu).unwrap()).unwrap();
-        let lm = laplacian_loss(&m, image.as_tensor(), &points).to_scalar::<f64>().unwrap();
+        v.set(&Tensor::from_vec(plus, shape.clone(), &Device::Cpu).unwrap())
+            .unwrap();
+        let lp = laplacian_loss(&m, image.as_tensor(), &points)
+            .to_scalar::<f64>()
+            .unwrap();
+        v.set(&Tensor::from_vec(minus, shape, &Device::Cpu).unwrap())
+            .unwrap();
+        let lm = laplacian_loss(&m, image.as_tensor(), &points)
+            .to_scalar::<f64>()
+            .unwrap();
         v.set(&orig).unwrap();
         checks.push((format!("{name}[{index}]"), g, (lp - lm) / (2.0 * h)));
     }
@@ -139,14 +154,21 @@ fn check_weight_gradients(network: Network, names: &[(&str, usize)]) {
     let eval = |delta: f64| {
         let mut v = f64s(&orig);
         v[idx] += delta;
-        image.set(&Tensor::from_vec(v, orig.dims(), &Device::Cpu).unwrap()).unwrap();
-        laplacian_loss(&m, image.as_tensor(), &points).to_scalar::<f64>().unwrap()
+        image
+            .set(&Tensor::from_vec(v, orig.dims(), &Device::Cpu).unwrap())
+            .unwrap();
+        laplacian_loss(&m, image.as_tensor(), &points)
+            .to_scalar::<f64>()
+            .unwrap()
     };
     let fd = (eval(h) - eval(-h)) / (2.0 * h);
     checks.push(("image".into(), gi[idx], fd));
     for (name, g, fd) in checks {
         let err = (g - fd).abs() / fd.abs().max(1e-3);
-        assert!(err < 1e-4, "{network} ∂loss/∂{name}: backprop {g} vs finite differences {fd}");
+        assert!(
+            err < 1e-4,
+            "{network} ∂loss/∂{name}: backprop {g} vs finite differences {fd}"
+        );
         assert!(fd.abs() > 1e-8, "{name}: the loss should depend on it");
     }
 }
@@ -155,11 +177,20 @@ fn check_weight_gradients(network: Network, names: &[(&str, usize)]) {
 fn laplacian_loss_backpropagates_to_mlp_weights_receptive_field_and_image() {
     check_weight_gradients(
         Network::Mlp,
-        &[("MLP.0.weight", 17), ("MLP.4.bias", 3), ("w.2", 0), ("ws1", 0), ("ws2", 0)],
+        &[
+            ("MLP.0.weight", 17),
+            ("MLP.4.bias", 3),
+            ("w.2", 0),
+            ("ws1", 0),
+            ("ws2", 0),
+        ],
     );
 }
 
 #[test]
 fn laplacian_loss_backpropagates_to_cnn_weights() {
-    check_weight_gradients(Network::Cnn, &[("CNNs.3.weight", 40), ("MLP.1.weight", 5), ("ws1", 0)]);
+    check_weight_gradients(
+        Network::Cnn,
+        &[("CNNs.3.weight", 40), ("MLP.1.weight", 5), ("ws1", 0)],
+    );
 }

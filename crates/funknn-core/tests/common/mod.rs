@@ -22,16 +22,29 @@ pub fn golden_dir() -> PathBuf {
 }
 
 pub fn golden() -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(golden_dir().join("funknn_mlp_relu.safetensors"), &Device::Cpu).unwrap()
+    candle_core::safetensors::load(
+        golden_dir().join("funknn_mlp_relu.safetensors"),
+        &Device::Cpu,
+    )
+    .unwrap()
 }
 
 pub fn f64s(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(DType::F64).unwrap().flatten_all().unwrap().to_vec1().unwrap()
+    t.to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
 }
 
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.dims(), b.dims(), "shapes differ");
-    f64s(a).iter().zip(f64s(b)).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    f64s(a)
+        .iter()
+        .zip(f64s(b))
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 pub fn max_abs(a: &Tensor) -> f64 {

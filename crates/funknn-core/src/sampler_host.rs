@@ -1,0 +1,182 @@
+//! The patch sampler without a graph, in plain loops: what [`crate::FunkNN::evaluate`] uses.
+//!
+//! It computes exactly what [`crate::PatchSampler::sample_prepared`] computes (tests hold
+//! them equal), but the candle-op version spends its time in tiny batched matmuls and
+//! per-element tensor ops; here one pass per point does the same work from L1 cache.
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::config::KernelKind;
+use crate::jet::{Jet, JetOrder};
+use crate::reflect::reflect_index;
+use crate::{Error, Result};
+
+/// Images `(N, C, H, W)` copied to the host as `(N, H, W, C)` f64, ready for sampling.
+#[derive(Debug, Clone)]
+pub struct HostImages {
+    data: Vec<f64>,
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+}
+
+impl HostImages {
+    /// Copies prepared images (see [`crate::PatchSampler::prepare`]) to the host.
+    pub fn new(prepared: &Tensor) -> Result<Self> {
+        let (n, c, h, w) = prepared.dims4()?;
+        let data = prepared
+            .permute((0, 2, 3, 1))?
+            .to_dtype(DType::F64)?
+            .flatten_all()?
+            .to_vec1()?;
+        Ok(HostImages { data, n, c, h, w })
+    }
+
+    pub fn dims(&self) -> (usize, usize, usize, usize) {
+        (self.n, self.c, self.h, self.w)
+    }
+}
+
+/// Which (row order, column order) weight products make each jet part.
+fn part_terms(order: JetOrder) -> Vec<Vec<(usize, usize)>> {
+    let v = vec![(0, 0)];
+    let x = vec![(0, 1)];
+    let y = vec![(1, 0)];
+    match order {
+        JetOrder::Value => vec![v],
+        JetOrder::Gradient => vec![v, x, y],
+        JetOrder::Laplacian => vec![v, x, y, vec![(0, 2), (2, 0)]],
+        JetOrder::Hessian => vec![v, x, y, vec![(0, 2)], vec![(1, 1)], vec![(2, 0)]],
+    }
+}
+
+/// Taps of one axis for one point: first pixel (before reflection) and weights
+/// `[sample][order][tap]`, derivative orders scaled by n^order.
+struct AxisTaps {
+    first: Vec<i64>,
+    weights: Vec<f64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn axis_taps(
+    kernel: KernelKind,
+    coord: f64,
+    n: usize,
+    ws: f64,
+    deltas: &[f64],
+    degree: usize,
+    out: &mut AxisTaps,
+) {
+    let (first, ntaps) = kernel.taps();
+    let d = degree + 1;
+    out.first.clear();
+    out.weights.clear();
+    let centre = coord * n as f64 - 0.5;
+    for &delta in deltas {
+        let pos = centre + ws * delta;
+        let f = pos.floor() as i64 + first;
+        out.first.push(f);
+        let base = out.weights.len();
+        out.weights.resize(base + d * ntaps, 0.0);
+        for j in 0..ntaps {
+            let k = kernel.eval_scalar(pos - (f + j as i64) as f64);
+            let mut scale = 1.0;
+            for (o, ko) in k.iter().take(d).enumerate() {
+                out.weights[base + o * ntaps + j] = ko * scale;
+                scale *= n as f64;
+            }
+        }
+    }
+}
+
+/// Patch jets `(K, P, C, w, w)` at `points` `(N·P)` given as `(image index, x, y)`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sample_host(
+    kernel: KernelKind,
+    patch_size: usize,
+    deltas_x: &[f64],
+    deltas_y: &[f64],
+    images: &HostImages,
+    points: &[(usize, f64, f64)],
+    ws: (f64, f64),
+    order: JetOrder,
+    dtype: DType,
+    device: &Device,
+) -> Result<Jet> {
+    let (_, c, h, w) = images.dims();
+    let ps = patch_size;
+    let (_, ntaps) = kernel.taps();
+    let d = order.degree() + 1;
+    let terms = part_terms(order);
+    let k_parts = terms.len();
+    let p = points.len();
+    let mut out = vec![0f64; k_parts * p * c * ps * ps];
+    let mut tx = AxisTaps {
+        first: Vec::new(),
+        weights: Vec::new(),
+    };
+    let mut ty = AxisTaps {
+        first: Vec::new(),
+        weights: Vec::new(),
+    };
+    // cols[(r, q, dx, ch)]: the column contraction for each window row.
+    let mut cols: Vec<f64> = Vec::new();
+    let mut col_index: Vec<usize> = Vec::new();
+    for (pi, &(img, x, y)) in points.iter().enumerate() {
+        if img >= images.n {
+            return Err(Error::invalid(
+                "points",
+                format!("image index {img} out of range"),
+            ));
+        }
+        axis_taps(kernel, x, w, ws.0, deltas_x, order.degree(), &mut tx);
+        axis_taps(kernel, y, h, ws.1, deltas_y, order.degree(), &mut ty);
+        let r_lo = *ty.first.iter().min().unwrap_or(&0);
+        let r_hi = *ty.first.iter().max().unwrap_or(&0) + ntaps as i64;
+        let rows = (r_hi - r_lo) as usize;
+        col_index.clear();
+        for q in 0..ps {
+            for j in 0..ntaps {
+                col_index.push(reflect_index(tx.first[q] + j as i64, w) * c);
+            }
+        }
+        cols.clear();
+        cols.resize(rows * ps * d * c, 0.0);
+        let img_base = img * h * w * c;
+        for r in 0..rows {
+            let row = &images.data[img_base + reflect_index(r_lo + r as i64, h) * w * c..][..w * c];
+            for q in 0..ps {
+                for o in 0..d {
+                    let wts = &tx.weights[(q * d + o) * ntaps..][..ntaps];
+                    let dst = &mut cols[((r * ps + q) * d + o) * c..][..c];
+                    for (j, &wt) in wts.iter().enumerate() {
+                        let src = &row[col_index[q * ntaps + j]..][..c];
+                        for ch in 0..c {
+                            dst[ch] += wt * src[ch];
+                        }
+                    }
+                }
+            }
+        }
+        for (k, part_terms) in terms.iter().enumerate() {
+            for &(dy, dx) in part_terms {
+                for i in 0..ps {
+                    let wts = &ty.weights[(i * d + dy) * ntaps..][..ntaps];
+                    let r0 = (ty.first[i] - r_lo) as usize;
+                    for q in 0..ps {
+                        for ch in 0..c {
+                            let mut acc = 0.0;
+                            for (j, &wt) in wts.iter().enumerate() {
+                                acc += wt * cols[(((r0 + j) * ps + q) * d + dx) * c + ch];
+                            }
+                            out[(((k * p + pi) * c + ch) * ps + i) * ps + q] += acc;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let parts = Tensor::from_vec(out, (k_parts, p, c, ps, ps), device)?.to_dtype(dtype)?;
+    Jet::new(parts, order)
+}
