@@ -52,6 +52,7 @@ fn patches_match() {
                 .value()
                 .unwrap();
             let err = max_abs_diff(&patch, &g[&format!("{name}.patch")]);
+            eprintln!("{name} {dtype:?} patch max abs diff {err:.2e}");
             assert!(err <= 1e-5, "{name} {dtype:?} patch max abs diff {err:e}");
         }
     }
@@ -66,6 +67,7 @@ fn values_match_for_every_kernel() {
             let m = model(kernel, dtype);
             let jet = m.forward_jet(&image, &points, JetOrder::Value).unwrap();
             let err = max_abs_diff(&jet.value().unwrap(), &g[&format!("{name}.value")]);
+            eprintln!("{name} {dtype:?} value max abs diff {err:.2e}");
             assert!(err <= 1e-5, "{name} {dtype:?} value max abs diff {err:e}");
         }
     }
@@ -100,6 +102,7 @@ fn derivatives_match_the_f64_reference() {
             for (what, ours, key) in checks {
                 let reference = &g[&key];
                 let err = rel_err(&ours, reference);
+                eprintln!("{name} {dtype:?} {what} relative error {err:.2e}");
                 assert!(
                     err <= 1e-4,
                     "{name} {dtype:?} {what}: relative error {err:e}"
