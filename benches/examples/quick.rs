@@ -50,6 +50,3 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 }
-
-#[allow(dead_code)]
-fn unused() {}

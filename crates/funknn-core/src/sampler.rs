@@ -24,6 +24,29 @@ use crate::reflect::reflect_index;
 use crate::sampler_host::HostImages;
 use crate::{Error, Result};
 
+/// Checks points `(N, P, 2)` against `n_img` images and copies them to the host as f64:
+/// returns P and the flat `(x, y)` pairs. A NaN or infinite coordinate is an error.
+fn host_points(points: &Tensor, n_img: usize) -> Result<(usize, Vec<f64>)> {
+    let (n_pts_img, n_pts, two) = points.dims3()?;
+    if two != 2 || n_pts_img != n_img {
+        return Err(Error::Shape {
+            name: "points",
+            expected: format!("({n_img}, P, 2) to match {n_img} images"),
+            got: points.dims().to_vec(),
+        });
+    }
+    let flat: Vec<f64> = points.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
+    if let Some(i) = flat.iter().position(|v| !v.is_finite()) {
+        let i = i / 2;
+        return Err(Error::NonFinitePoint {
+            index: i,
+            x: flat[2 * i],
+            y: flat[2 * i + 1],
+        });
+    }
+    Ok((n_pts, flat))
+}
+
 /// Samples `patch_size × patch_size` patches around query points.
 #[derive(Debug, Clone)]
 pub struct PatchSampler {
@@ -171,14 +194,7 @@ impl PatchSampler {
         order: JetOrder,
     ) -> Result<Jet> {
         let (n_img, channels, height, width) = prepared.dims4()?;
-        let (n_pts_img, n_pts, two) = points.dims3()?;
-        if two != 2 || n_pts_img != n_img {
-            return Err(Error::Shape {
-                name: "points",
-                expected: format!("({n_img}, P, 2) to match {n_img} images"),
-                got: points.dims().to_vec(),
-            });
-        }
+        let (n_pts, flat) = host_points(points, n_img)?;
         if height < 2 || width < 2 {
             return Err(Error::Shape {
                 name: "image",
@@ -190,15 +206,6 @@ impl PatchSampler {
         let dtype = prepared.dtype();
         let w = self.patch_size;
         let p_total = n_img * n_pts;
-        let flat: Vec<f64> = points.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
-        if let Some(i) = flat.iter().position(|v| !v.is_finite()) {
-            let i = i / 2;
-            return Err(Error::NonFinitePoint {
-                index: i,
-                x: flat[2 * i],
-                y: flat[2 * i + 1],
-            });
-        }
         let xs: Vec<f64> = flat.iter().step_by(2).copied().collect();
         let ys: Vec<f64> = flat.iter().skip(1).step_by(2).copied().collect();
         let (ws1, ws2) = self.receptive_field_values()?;
@@ -282,30 +289,12 @@ impl PatchSampler {
         order: JetOrder,
     ) -> Result<Jet> {
         let (n_img, _, height, width) = images.dims();
-        let (n_pts_img, n_pts, two) = points.dims3()?;
-        if two != 2 || n_pts_img != n_img {
-            return Err(Error::Shape {
-                name: "points",
-                expected: format!("({n_img}, P, 2) to match {n_img} images"),
-                got: points.dims().to_vec(),
-            });
-        }
-        let flat: Vec<f64> = points.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
+        let (n_pts, flat) = host_points(points, n_img)?;
         let pts: Vec<(usize, f64, f64)> = flat
             .chunks(2)
             .enumerate()
             .map(|(i, xy)| (i / n_pts, xy[0], xy[1]))
             .collect();
-        if let Some(i) = pts
-            .iter()
-            .position(|p| !p.1.is_finite() || !p.2.is_finite())
-        {
-            return Err(Error::NonFinitePoint {
-                index: i,
-                x: pts[i].1,
-                y: pts[i].2,
-            });
-        }
         let (ws1, ws2) = self.receptive_field_values()?;
         crate::sampler_host::sample_host(
             self.kernel,
