@@ -6,7 +6,6 @@ use candle_nn::VarBuilder;
 
 use crate::activation::activate_jet;
 use crate::config::Activation;
-use crate::gemm_op::Gemm;
 use crate::jet::Jet;
 use crate::linear::SameConv2d;
 use crate::mlp::{Mlp, CNN_HEAD_HIDDEN};
@@ -60,11 +59,23 @@ impl Cnn {
         })
     }
 
+    pub fn convs(&self) -> &[SameConv2d] {
+        &self.convs
+    }
+
+    pub fn head(&self) -> &Mlp {
+        &self.head
+    }
+
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
     /// Maps a patch jet `(K, B, C, w, w)` to `(K, B, C)`.
-    pub fn forward_jet(&self, patch: &Jet, gemm: Gemm) -> Result<Jet> {
+    pub fn forward_jet(&self, patch: &Jet) -> Result<Jet> {
         let mut x = patch.clone();
         for (i, conv) in self.convs.iter().enumerate() {
-            let pre = conv.forward_parts(&x, gemm)?;
+            let pre = conv.forward_parts(&x)?;
             // The official code uses plain sin(z) here: no frequency in the conv stack.
             let y = activate_jet(self.activation, &pre, Some(&conv.bias_4d()?), None)?;
             x = match i {
@@ -75,7 +86,7 @@ impl Cnn {
         }
         let (k, b) = (x.parts().dim(0)?, x.parts().dim(1)?);
         let flat = x.map(|p| p.reshape((k, b, ())))?;
-        self.head.forward_jet(&flat, gemm)
+        self.head.forward_jet(&flat)
     }
 }
 

@@ -3,7 +3,6 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use crate::gemm_op::{matmul_t, Gemm};
 use crate::jet::Jet;
 use crate::Result;
 
@@ -31,10 +30,10 @@ impl Linear {
     }
 
     /// `x Wᵀ` on all parts of a jet `(K, B, in)` in one matmul, without the bias.
-    pub fn forward_parts(&self, x: &Jet, gemm: Gemm) -> Result<Jet> {
+    pub fn forward_parts(&self, x: &Jet) -> Result<Jet> {
         let (k, b, f) = x.parts().dims3()?;
         let out = self.weight.dim(0)?;
-        let y = matmul_t(&x.parts().reshape((k * b, f))?, &self.weight, gemm)?;
+        let y = x.parts().reshape((k * b, f))?.matmul(&self.weight.t()?)?;
         Jet::new(y.reshape((k, b, out))?, x.order())
     }
 }
@@ -59,13 +58,18 @@ impl SameConv2d {
         &self.bias
     }
 
+    /// `[out, in, kh, kw]`, as in PyTorch.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
     /// Bias shaped to broadcast over `(B, C, H, W)`.
     pub fn bias_4d(&self) -> Result<Tensor> {
         Ok(self.bias.reshape((1, self.bias.dim(0)?, 1, 1))?)
     }
 
     /// The convolution of all parts `(K, B, C, H, W)` at once, without the bias.
-    pub fn forward_parts(&self, x: &Jet, gemm: Gemm) -> Result<Jet> {
+    pub fn forward_parts(&self, x: &Jet) -> Result<Jet> {
         let dims = x.parts().dims().to_vec();
         let (k, b, c, h, w) = (dims[0], dims[1], dims[2], dims[3], dims[4]);
         let ks = self.weight.dim(2)?;
@@ -73,31 +77,12 @@ impl SameConv2d {
         // PyTorch 'same': total padding k−1, split as (k−1)/2 before and the rest after.
         let before = (ks - 1) / 2;
         let after = ks - 1 - before;
-        let padded = x
+        let y = x
             .parts()
             .reshape((k * b, c, h, w))?
             .pad_with_zeros(2, before, after)?
-            .pad_with_zeros(3, before, after)?;
-        let y = match gemm {
-            Gemm::Candle => padded.conv2d(&self.weight, 0, 1, 1, 1)?,
-            Gemm::SingleThread => {
-                // im2col with columns in the weight's (c, kh, kw) order, then one GEMM.
-                let mut views = Vec::with_capacity(ks * ks);
-                for di in 0..ks {
-                    for dj in 0..ks {
-                        views.push(padded.narrow(2, di, h)?.narrow(3, dj, w)?);
-                    }
-                }
-                let cols = Tensor::stack(&views, 2)?
-                    .reshape((k * b, c * ks * ks, h * w))?
-                    .transpose(1, 2)?
-                    .reshape((k * b * h * w, c * ks * ks))?;
-                let wmat = self.weight.reshape((out, c * ks * ks))?;
-                matmul_t(&cols, &wmat, gemm)?
-                    .reshape((k * b, h * w, out))?
-                    .transpose(1, 2)?
-            }
-        };
+            .pad_with_zeros(3, before, after)?
+            .conv2d(&self.weight, 0, 1, 1, 1)?;
         Jet::new(y.reshape((k, b, out, h, w))?, x.order())
     }
 }

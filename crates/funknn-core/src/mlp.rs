@@ -5,7 +5,6 @@ use candle_nn::VarBuilder;
 
 use crate::activation::activate_jet;
 use crate::config::Activation;
-use crate::gemm_op::Gemm;
 use crate::jet::Jet;
 use crate::linear::Linear;
 use crate::Result;
@@ -63,12 +62,25 @@ impl Mlp {
         })
     }
 
+    pub fn layers(&self) -> &[Linear] {
+        &self.layers
+    }
+
+    /// The learnable frequencies ω of the sine activation (empty for other activations).
+    pub fn omegas(&self) -> &[Tensor] {
+        &self.omegas
+    }
+
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
     /// Maps a jet `(K, B, input)` to `(K, B, output)`.
-    pub fn forward_jet(&self, x: &Jet, gemm: Gemm) -> Result<Jet> {
+    pub fn forward_jet(&self, x: &Jet) -> Result<Jet> {
         let last = self.layers.len() - 1;
         let mut x = x.clone();
         for (i, layer) in self.layers.iter().enumerate() {
-            let pre = layer.forward_parts(&x, gemm)?;
+            let pre = layer.forward_parts(&x)?;
             x = if i == last {
                 pre.add_to_value(layer.bias())?
             } else {

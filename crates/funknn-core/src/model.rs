@@ -10,10 +10,11 @@ use candle_nn::{VarBuilder, VarMap};
 
 use crate::cnn::Cnn;
 use crate::config::{Config, Network};
-use crate::gemm_op::Gemm;
+use crate::infer::{HostNetwork, Real, Scratch};
 use crate::init::{init_parameters, parameter_specs};
 use crate::jet::{Jet, JetOrder};
 use crate::mlp::{Mlp, PATCH_MLP_HIDDEN};
+use crate::sampler::host_points;
 use crate::sampler::PatchSampler;
 use crate::sampler_host::HostImages;
 use crate::{Error, Result};
@@ -197,11 +198,11 @@ impl FunkNN {
     fn forward_prepared(&self, prepared: &Tensor, points: &Tensor, order: JetOrder) -> Result<Jet> {
         let (n, p, _) = points.dims3()?;
         let patch = self.sampler.sample_prepared(prepared, points, order)?;
-        self.forward_patch(&patch, n, p, Gemm::Candle)
+        self.forward_patch(&patch, n, p)
     }
 
     /// The network and the centre skip on patch jets `(K, N·P, C, w, w)`.
-    fn forward_patch(&self, patch: &Jet, n: usize, p: usize, gemm: Gemm) -> Result<Jet> {
+    fn forward_patch(&self, patch: &Jet, n: usize, p: usize) -> Result<Jet> {
         let c = self.config.channels;
         let w = self.config.patch_size;
         let k = patch.order().parts();
@@ -212,27 +213,27 @@ impl FunkNN {
         })?;
         let out = match &self.network {
             PatchNetwork::Mlp(mlp) => {
-                mlp.forward_jet(&patch.map(|t| t.reshape((k, n * p, c * w * w)))?, gemm)?
+                mlp.forward_jet(&patch.map(|t| t.reshape((k, n * p, c * w * w)))?)?
             }
-            PatchNetwork::Cnn(cnn) => cnn.forward_jet(patch, gemm)?,
+            PatchNetwork::Cnn(cnn) => cnn.forward_jet(patch)?,
         };
         out.add(&centre)?.map(|t| t.reshape((k, n, p, c)))
     }
 
-    /// Points per chunk that keep one chunk's intermediate tensors near 100 MB.
+    /// Points per chunk: enough GEMM rows for efficiency, few enough to stay near the
+    /// caches and bound memory (about 40 MB per chunk for the CNN's Hessian).
     fn auto_chunk(&self, order: JetOrder) -> usize {
-        let w = self.config.patch_size;
-        let per_part_point = match self.config.network {
-            // Widest layer, a few live copies.
-            Network::Mlp => 4 * 4 * 512 + 4 * 4 * self.config.channels * w * w,
-            // 64-channel maps and their im2col buffer.
-            Network::Cnn => 4 * 5 * 64 * w * w,
-        };
-        (100_000_000 / (per_part_point * order.parts())).clamp(64, 16_384)
+        match self.config.network {
+            Network::Mlp => (2048 / order.parts()).max(128),
+            Network::Cnn => (256 / order.parts()).max(32),
+        }
     }
 
-    /// Like [`Self::forward_jet`] but without a graph: points are processed in chunks,
-    /// on several threads, so memory stays bounded for any number of points.
+    /// Like [`Self::forward_jet`] but without a graph: points are processed in chunks on
+    /// several threads, so memory stays bounded for any number of points. On the CPU in
+    /// f32/f64 it runs a graph-free engine (host sampler, one single-threaded GEMM per layer
+    /// and worker, fused jet activations) that tests hold equal to `forward_jet`; elsewhere
+    /// it runs `forward_jet` chunk by chunk.
     pub fn evaluate(
         &self,
         images: &Tensor,
@@ -242,77 +243,125 @@ impl FunkNN {
     ) -> Result<Jet> {
         self.check_inputs(images, points)?;
         let (n, p, _) = points.dims3()?;
-        let chunk = if options.chunk_points == 0 {
-            self.auto_chunk(order)
-        } else {
-            options.chunk_points
-        };
-        let threads = if options.threads == 0 {
-            candle_core::utils::get_num_threads()
-        } else {
-            options.threads
-        }
-        .max(1);
+        let c = self.config.channels;
         if n == 0 || p == 0 {
-            let shape = (order.parts(), n, p, self.config.channels);
+            let shape = (order.parts(), n, p, c);
             return Jet::new(
                 Tensor::zeros(shape, images.dtype(), images.device())?,
                 order,
             );
         }
-        let images = images.detach();
-        let points = points.detach();
-        // One chunk per core: each worker's GEMMs stay on its own core.
-        let gemm = if threads > 1 {
-            Gemm::SingleThread
-        } else {
-            Gemm::Candle
+        let chunk = match options.chunk_points {
+            0 => self.auto_chunk(order),
+            x => x,
         };
-        let mut prepared = Vec::with_capacity(n);
-        for i in 0..n {
-            let image = self.sampler.prepare(&images.narrow(0, i, 1)?)?;
-            prepared.push(HostImages::new(&image)?);
+        let threads = match options.threads {
+            0 => candle_core::utils::get_num_threads(),
+            x => x,
         }
-        // Work items: (image, first point, count).
-        let items: Vec<(usize, usize, usize)> = (0..n)
-            .flat_map(|i| {
-                (0..p)
-                    .step_by(chunk.max(1))
-                    .map(move |s| (i, s, chunk.min(p - s)))
-            })
+        .max(1);
+        let parts = match (images.device().is_cpu(), images.dtype()) {
+            (true, DType::F32) => {
+                self.evaluate_host::<f32>(images, points, order, chunk, threads)?
+            }
+            (true, DType::F64) => {
+                self.evaluate_host::<f64>(images, points, order, chunk, threads)?
+            }
+            _ => self.evaluate_graph(images, points, order, chunk)?,
+        };
+        Jet::new(parts, order)
+    }
+
+    /// `evaluate` through candle ops (any device and dtype), one chunk at a time.
+    fn evaluate_graph(
+        &self,
+        images: &Tensor,
+        points: &Tensor,
+        order: JetOrder,
+        chunk: usize,
+    ) -> Result<Tensor> {
+        let (n, p, _) = points.dims3()?;
+        let mut rows = Vec::with_capacity(n);
+        for i in 0..n {
+            let prepared = self.sampler.prepare(&images.narrow(0, i, 1)?.detach())?;
+            let mut chunks = Vec::new();
+            for start in (0..p).step_by(chunk) {
+                let len = chunk.min(p - start);
+                let pts = points.narrow(0, i, 1)?.narrow(1, start, len)?.detach();
+                chunks.push(
+                    self.forward_prepared(&prepared, &pts, order)?
+                        .parts()
+                        .detach(),
+                );
+            }
+            rows.push(Tensor::cat(&chunks, 2)?);
+        }
+        Ok(Tensor::cat(&rows, 1)?)
+    }
+
+    fn evaluate_host<T: Real>(
+        &self,
+        images: &Tensor,
+        points: &Tensor,
+        order: JetOrder,
+        chunk: usize,
+        threads: usize,
+    ) -> Result<Tensor> {
+        let (n, p, _) = points.dims3()?;
+        let c = self.config.channels;
+        let w = self.config.patch_size;
+        let k = order.parts();
+        let prepared = HostImages::new(&self.sampler.prepare(&images.detach())?)?;
+        let (_, flat) = host_points(points, n)?;
+        let pts: Vec<(usize, f64, f64)> = flat
+            .chunks(2)
+            .enumerate()
+            .map(|(i, xy)| (i / p, xy[0], xy[1]))
             .collect();
-        let results: Mutex<Vec<Option<Result<Tensor>>>> =
-            Mutex::new((0..items.len()).map(|_| None).collect());
+        let network = HostNetwork::<T>::new(&self.network)?;
+        let total = n * p;
+        let n_chunks = total.div_ceil(chunk);
+        let results: Mutex<Vec<Option<Result<Vec<T>>>>> =
+            Mutex::new((0..n_chunks).map(|_| None).collect());
         let next = AtomicUsize::new(0);
-        let work = || loop {
-            let j = next.fetch_add(1, Ordering::Relaxed);
-            if j >= items.len() {
-                break;
-            }
-            let (i, s, len) = items[j];
-            let r = points
-                .narrow(0, i, 1)
-                .and_then(|t| t.narrow(1, s, len))
-                .map_err(Error::from)
-                .and_then(|pts| {
-                    let patch = self.sampler.sample_host(&prepared[i], &pts, order)?;
-                    self.forward_patch(&patch, 1, len, gemm)
-                })
-                .map(|jet| jet.parts().detach());
-            let failed = r.is_err();
-            if let Ok(mut slots) = results.lock() {
-                slots[j] = Some(r);
-            }
-            if failed {
-                // Make the other workers stop early.
-                next.store(items.len(), Ordering::Relaxed);
+        let work = || {
+            let mut scratch = Scratch::default();
+            loop {
+                let j = next.fetch_add(1, Ordering::Relaxed);
+                if j >= n_chunks {
+                    break;
+                }
+                let start = j * chunk;
+                let len = chunk.min(total - start);
+                let r = self
+                    .sampler
+                    .sample_host_raw(&prepared, &pts[start..start + len], order)
+                    .map(|raw| {
+                        let patch: Vec<T> = raw.into_iter().map(T::from_f64).collect();
+                        let mut out = network.forward(&patch, order, len, c, w, &mut scratch);
+                        // The skip to the patch centre, every part.
+                        let centre = (w / 2) * w + w / 2;
+                        for (row, o) in out.chunks_mut(c).enumerate() {
+                            for (ch, v) in o.iter_mut().enumerate() {
+                                *v += patch[(row * c + ch) * w * w + centre];
+                            }
+                        }
+                        out
+                    });
+                let failed = r.is_err();
+                if let Ok(mut slots) = results.lock() {
+                    slots[j] = Some(r);
+                }
+                if failed {
+                    next.store(n_chunks, Ordering::Relaxed);
+                }
             }
         };
-        if threads == 1 || items.len() == 1 {
+        if threads == 1 || n_chunks == 1 {
             work();
         } else {
             std::thread::scope(|s| {
-                for _ in 0..threads.min(items.len()) {
+                for _ in 0..threads.min(n_chunks) {
                     s.spawn(work);
                 }
             });
@@ -320,28 +369,21 @@ impl FunkNN {
         let slots = results
             .into_inner()
             .map_err(|_| Error::invalid("evaluate", "a worker panicked"))?;
-        let mut parts = Vec::with_capacity(slots.len());
-        for slot in slots {
-            match slot {
-                Some(Ok(t)) => parts.push(t),
+        // Chunk j holds (K, len, C); gather into (K, N·P, C).
+        let mut all = vec![T::ZERO; k * total * c];
+        for (j, slot) in slots.into_iter().enumerate() {
+            let out = match slot {
+                Some(Ok(out)) => out,
                 Some(Err(e)) => return Err(e),
-                None => {}
+                None => return Err(Error::invalid("evaluate", "a chunk was not computed")),
+            };
+            let start = j * chunk;
+            let len = chunk.min(total - start);
+            for part in 0..k {
+                let dst = (part * total + start) * c;
+                all[dst..dst + len * c].copy_from_slice(&out[part * len * c..(part + 1) * len * c]);
             }
         }
-        if parts.len() != items.len() {
-            return Err(Error::invalid("evaluate", "a chunk failed"));
-        }
-        // Chunks are image-major then point order: regroup to (K, N, P, C).
-        let k = order.parts();
-        let c = self.config.channels;
-        let per_image = items.len() / n.max(1);
-        let mut rows = Vec::with_capacity(n);
-        for i in 0..n {
-            let chunks = &parts[i * per_image..(i + 1) * per_image];
-            rows.push(Tensor::cat(chunks, 2)?);
-        }
-        let all = Tensor::cat(&rows, 1)?;
-        debug_assert_eq!(all.dims(), &[k, n, p, c]);
-        Jet::new(all, order)
+        Ok(Tensor::from_vec(all, (k, n, p, c), images.device())?)
     }
 }

@@ -26,7 +26,7 @@ use crate::{Error, Result};
 
 /// Checks points `(N, P, 2)` against `n_img` images and copies them to the host as f64:
 /// returns P and the flat `(x, y)` pairs. A NaN or infinite coordinate is an error.
-fn host_points(points: &Tensor, n_img: usize) -> Result<(usize, Vec<f64>)> {
+pub(crate) fn host_points(points: &Tensor, n_img: usize) -> Result<(usize, Vec<f64>)> {
     let (n_pts_img, n_pts, two) = points.dims3()?;
     if two != 2 || n_pts_img != n_img {
         return Err(Error::Shape {
@@ -288,13 +288,29 @@ impl PatchSampler {
         points: &Tensor,
         order: JetOrder,
     ) -> Result<Jet> {
-        let (n_img, _, height, width) = images.dims();
+        let n_img = images.dims().0;
         let (n_pts, flat) = host_points(points, n_img)?;
         let pts: Vec<(usize, f64, f64)> = flat
             .chunks(2)
             .enumerate()
             .map(|(i, xy)| (i / n_pts, xy[0], xy[1]))
             .collect();
+        let raw = self.sample_host_raw(images, &pts, order)?;
+        let (c, w) = (images.dims().1, self.patch_size);
+        let parts = Tensor::from_vec(raw, (order.parts(), pts.len(), c, w, w), points.device())?
+            .to_dtype(points.dtype())?;
+        Jet::new(parts, order)
+    }
+
+    /// The host sampler on flat `(image index, x, y)` points (already checked finite):
+    /// parts `(K, P, C, w, w)` in a plain buffer.
+    pub(crate) fn sample_host_raw(
+        &self,
+        images: &HostImages,
+        points: &[(usize, f64, f64)],
+        order: JetOrder,
+    ) -> Result<Vec<f64>> {
+        let (_, _, height, width) = images.dims();
         let (ws1, ws2) = self.receptive_field_values()?;
         crate::sampler_host::sample_host(
             self.kernel,
@@ -302,11 +318,9 @@ impl PatchSampler {
             &self.unit_offsets(width),
             &self.unit_offsets(height),
             images,
-            &pts,
+            points,
             (ws1, ws2),
             order,
-            points.dtype(),
-            points.device(),
         )
     }
 

@@ -194,3 +194,50 @@ fn laplacian_loss_backpropagates_to_cnn_weights() {
         &[("CNNs.3.weight", 40), ("MLP.1.weight", 5), ("ws1", 0)],
     );
 }
+
+/// `evaluate` (graph-free engine) and `forward_jet` (candle ops) compute the same jets, for
+/// every activation, both networks and every jet order.
+#[test]
+fn evaluate_equals_forward_jet_for_every_architecture() {
+    let image = random_tensor(&[2, 3, 12, 15], 4, 0.0, 1.0);
+    let points = random_tensor(&[2, 37, 2], 5, -0.1, 1.1);
+    for network in Network::ALL {
+        for activation in Activation::ALL {
+            let config = Config {
+                network: *network,
+                activation: *activation,
+                kernel: KernelKind::Bspline,
+                channels: 3,
+                ..Config::default()
+            };
+            let (m, _) = FunkNN::random(&config, 3, DType::F64, &Device::Cpu).unwrap();
+            for order in [
+                JetOrder::Value,
+                JetOrder::Gradient,
+                JetOrder::Laplacian,
+                JetOrder::Hessian,
+            ] {
+                let a = m.forward_jet(&image, &points, order).unwrap();
+                let opts = funknn_core::EvalOptions {
+                    chunk_points: 10,
+                    threads: 2,
+                };
+                let b = m.evaluate(&image, &points, order, opts).unwrap();
+                let e = rel(b.parts(), a.parts());
+                assert!(e < 1e-10, "{network} {activation} {order:?}: {e:e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn fast_f32_sine_is_accurate() {
+    let mut worst = 0f64;
+    for i in -200_000..200_000 {
+        let x = i as f32 * 0.0173;
+        let (s, c) = funknn_core::sin_cos_f32(x);
+        let (es, ec) = (x as f64).sin_cos();
+        worst = worst.max((s as f64 - es).abs()).max((c as f64 - ec).abs());
+    }
+    assert!(worst < 2e-6, "max error {worst:e} on |x| < 3460");
+}

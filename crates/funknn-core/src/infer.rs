@@ -1,0 +1,502 @@
+//! Graph-free inference of the patch networks on the CPU, for [`crate::FunkNN::evaluate`].
+//!
+//! The same jets as the candle-op networks (tests hold them equal), computed in plain
+//! buffers: one single-threaded GEMM per layer for all jet parts, the bias and the
+//! activation's jet rule fused into one pass, buffers reused across layers. candle's ops
+//! stay the differentiable path; this one exists because evaluation runs one chunk per core,
+//! where candle's own threading (threaded GEMM, a spinning pool for element-wise ops) makes
+//! the workers contend, and each candle op is a separate pass with a fresh allocation.
+
+use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
+
+use candle_core::{DType, Tensor};
+
+use crate::cnn::Cnn;
+use crate::config::Activation;
+use crate::jet::JetOrder;
+use crate::mlp::Mlp;
+use crate::model::PatchNetwork;
+use crate::Result;
+
+/// f32 or f64.
+pub(crate) trait Real:
+    Copy
+    + Send
+    + Sync
+    + 'static
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + candle_core::WithDType
+{
+    const ZERO: Self;
+    const ONE: Self;
+    fn sin_cos(self) -> (Self, Self);
+    fn tanh(self) -> Self;
+    fn exp(self) -> Self;
+    fn erf(self) -> Self;
+}
+
+impl Real for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn sin_cos(self) -> (Self, Self) {
+        f64::sin_cos(self)
+    }
+    fn tanh(self) -> Self {
+        f64::tanh(self)
+    }
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    fn erf(self) -> Self {
+        candle_core::cpu::erf::erf_f64(self)
+    }
+}
+
+impl Real for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    fn sin_cos(self) -> (Self, Self) {
+        sin_cos_f32(self)
+    }
+    fn tanh(self) -> Self {
+        f32::tanh(self)
+    }
+    fn exp(self) -> Self {
+        f32::exp(self)
+    }
+    fn erf(self) -> Self {
+        candle_core::cpu::erf::erf_f32(self)
+    }
+}
+
+/// sin and cos in f32 (Cephes' `sinf`/`cosf`: reduction by π/2 in three parts, then
+/// minimax polynomials), within a few ulp of libm for |x| < 8192 and several times faster,
+/// which matters: a sine MLP evaluates ~2,000 of them per point and jet.
+pub fn sin_cos_f32(x: f32) -> (f32, f32) {
+    const FRAC_2_PI: f32 = std::f32::consts::FRAC_2_PI;
+    let j = (x * FRAC_2_PI).round();
+    let y = ((x - j * 1.570_312_5) - j * 4.837_513e-4) - j * 7.549_79e-8;
+    let z = y * y;
+    let s = ((-1.951_529_6e-4 * z + 8.332_161e-3) * z - 1.666_665_5e-1) * z * y + y;
+    let c = ((2.443_315_7e-5 * z - 1.388_731_6e-3) * z + 4.166_664_6e-2) * z * z - 0.5 * z + 1.0;
+    match (j as i64) & 3 {
+        0 => (s, c),
+        1 => (c, -s),
+        2 => (-s, -c),
+        _ => (-c, s),
+    }
+}
+
+fn to_vec<T: Real>(t: &Tensor) -> Result<Vec<T>> {
+    Ok(t.to_dtype(T::DTYPE)?.flatten_all()?.to_vec1::<T>()?)
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?[0])
+}
+
+/// `c[m×n] = a[m×k] · bᵀ` with b `[n×k]`, single-threaded.
+fn gemm_abt<T: Real>(a: &[T], b: &[T], c: &mut [T], m: usize, n: usize, k: usize) {
+    assert!(a.len() >= m * k && b.len() >= n * k && c.len() >= m * n);
+    // SAFETY: the asserted lengths cover the row-major m×k, n×k and m×n operands.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            k as isize,
+            1,
+            T::ZERO,
+            T::ONE,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// A dense layer: weight `[out, in]`, bias, and ω for sine activations.
+pub(crate) struct Dense<T> {
+    weight: Vec<T>,
+    bias: Vec<T>,
+    inputs: usize,
+    outputs: usize,
+    omega: Option<T>,
+}
+
+/// Applies the jet rule of `activation` in place on `parts` `(K, B, F)`, adding `bias`
+/// (period F) to the value part first. `omega` scales the sine's argument.
+fn activate<T: Real>(
+    activation: Activation,
+    parts: &mut [T],
+    order: JetOrder,
+    rows: usize,
+    bias: &[T],
+    omega: T,
+) {
+    let f = bias.len();
+    let n = rows * f;
+    let k = order.parts();
+    let two = T::from_f64(2.0);
+    let half = T::from_f64(0.5);
+    for i in 0..n {
+        let z = parts[i] + bias[i % f];
+        let (s0, s1, s2) = match activation {
+            Activation::Relu => {
+                let on = z > T::ZERO;
+                (
+                    if on { z } else { T::ZERO },
+                    if on { T::ONE } else { T::ZERO },
+                    T::ZERO,
+                )
+            }
+            Activation::Sin => {
+                let (s, c) = (omega * z).sin_cos();
+                (s, omega * c, -(omega * omega) * s)
+            }
+            Activation::Tanh => {
+                let t = z.tanh();
+                let d1 = T::ONE - t * t;
+                (t, d1, -(two * t * d1))
+            }
+            Activation::Silu => {
+                let s = T::ONE / (T::ONE + (-z).exp());
+                let om = T::ONE - s;
+                (
+                    z * s,
+                    s * (T::ONE + z * om),
+                    s * om * (two + z * (T::ONE - two * s)),
+                )
+            }
+            Activation::Gelu => {
+                let cdf =
+                    half * (T::ONE + (z * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf());
+                let pdf = T::from_f64(0.398_942_280_401_432_7) * (-(half * z * z)).exp();
+                (z * cdf, cdf + z * pdf, pdf * (two - z * z))
+            }
+        };
+        parts[i] = s0;
+        if k == 1 {
+            continue;
+        }
+        let gx = parts[n + i];
+        let gy = parts[2 * n + i];
+        parts[n + i] = s1 * gx;
+        parts[2 * n + i] = s1 * gy;
+        match order {
+            JetOrder::Laplacian => {
+                parts[3 * n + i] = s2 * (gx * gx + gy * gy) + s1 * parts[3 * n + i];
+            }
+            JetOrder::Hessian => {
+                parts[3 * n + i] = s2 * gx * gx + s1 * parts[3 * n + i];
+                parts[4 * n + i] = s2 * gx * gy + s1 * parts[4 * n + i];
+                parts[5 * n + i] = s2 * gy * gy + s1 * parts[5 * n + i];
+            }
+            _ => {}
+        }
+    }
+}
+
+fn dense_layers<T: Real>(mlp: &Mlp) -> Result<Vec<Dense<T>>> {
+    mlp.layers()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let (outputs, inputs) = l.weight().dims2()?;
+            Ok(Dense {
+                weight: to_vec(l.weight())?,
+                bias: to_vec(l.bias())?,
+                inputs,
+                outputs,
+                omega: match mlp.omegas().get(i) {
+                    Some(w) => Some(T::from_f64(scalar(w)?)),
+                    None => None,
+                },
+            })
+        })
+        .collect()
+}
+
+/// A convolution as a GEMM over im2col rows: weight reordered to `[out, kh, kw, in]` to
+/// match channels-last patches.
+pub(crate) struct Conv<T> {
+    weight: Vec<T>,
+    bias: Vec<T>,
+    inputs: usize,
+    outputs: usize,
+    kernel: usize,
+}
+
+/// A patch network copied out of its tensors, ready for graph-free jets.
+pub(crate) enum HostNetwork<T> {
+    Mlp {
+        layers: Vec<Dense<T>>,
+        activation: Activation,
+    },
+    Cnn {
+        convs: Vec<Conv<T>>,
+        head: Vec<Dense<T>>,
+        activation: Activation,
+    },
+}
+
+/// Reusable buffers of one worker.
+pub(crate) struct Scratch<T> {
+    a: Vec<T>,
+    b: Vec<T>,
+    cols: Vec<T>,
+}
+
+impl<T> Default for Scratch<T> {
+    fn default() -> Self {
+        Scratch {
+            a: Vec::new(),
+            b: Vec::new(),
+            cols: Vec::new(),
+        }
+    }
+}
+
+impl<T: Real> HostNetwork<T> {
+    pub fn new(network: &PatchNetwork) -> Result<Self> {
+        Ok(match network {
+            PatchNetwork::Mlp(mlp) => HostNetwork::Mlp {
+                layers: dense_layers(mlp)?,
+                activation: mlp.activation(),
+            },
+            PatchNetwork::Cnn(cnn) => HostNetwork::Cnn {
+                convs: conv_layers(cnn)?,
+                head: dense_layers(cnn.head())?,
+                activation: cnn.activation(),
+            },
+        })
+    }
+
+    /// Network output jet `(K, B, C)` for patch jets `(K, B, C, w, w)` (channel-first).
+    pub fn forward(
+        &self,
+        patch: &[T],
+        order: JetOrder,
+        rows: usize,
+        channels: usize,
+        w: usize,
+        s: &mut Scratch<T>,
+    ) -> Vec<T> {
+        match self {
+            HostNetwork::Mlp { layers, activation } => {
+                s.a.clear();
+                s.a.extend_from_slice(patch);
+                mlp_forward(layers, *activation, order, rows, s)
+            }
+            HostNetwork::Cnn {
+                convs,
+                head,
+                activation,
+            } => cnn_forward(convs, head, *activation, order, patch, rows, channels, w, s),
+        }
+    }
+}
+
+/// Runs dense layers on `s.a` `(K, B, in)`; returns `(K, B, out)`.
+fn mlp_forward<T: Real>(
+    layers: &[Dense<T>],
+    activation: Activation,
+    order: JetOrder,
+    rows: usize,
+    s: &mut Scratch<T>,
+) -> Vec<T> {
+    let k = order.parts();
+    let last = layers.len() - 1;
+    for (i, layer) in layers.iter().enumerate() {
+        let m = k * rows;
+        s.b.clear();
+        s.b.resize(m * layer.outputs, T::ZERO);
+        gemm_abt(
+            &s.a,
+            &layer.weight,
+            &mut s.b,
+            m,
+            layer.outputs,
+            layer.inputs,
+        );
+        if i == last {
+            for (j, v) in s.b[..rows * layer.outputs].iter_mut().enumerate() {
+                *v += layer.bias[j % layer.outputs];
+            }
+        } else {
+            activate(
+                activation,
+                &mut s.b,
+                order,
+                rows,
+                &layer.bias,
+                layer.omega.unwrap_or(T::ONE),
+            );
+        }
+        std::mem::swap(&mut s.a, &mut s.b);
+    }
+    s.a.clone()
+}
+
+fn conv_layers<T: Real>(cnn: &Cnn) -> Result<Vec<Conv<T>>> {
+    cnn.convs()
+        .iter()
+        .map(|c| {
+            let (outputs, inputs, kernel, _) = c.weight().dims4()?;
+            Ok(Conv {
+                weight: to_vec(&c.weight().permute((0, 2, 3, 1))?.contiguous()?)?,
+                bias: to_vec(c.bias())?,
+                inputs,
+                outputs,
+                kernel,
+            })
+        })
+        .collect()
+}
+
+/// The CNN on channel-last maps `(K·B, h, w, C)`: im2col with PyTorch's 'same' padding
+/// (zeros after the data), GEMM, activation jet, residual or max-pool, then the head.
+#[allow(clippy::too_many_arguments)]
+fn cnn_forward<T: Real>(
+    convs: &[Conv<T>],
+    head: &[Dense<T>],
+    activation: Activation,
+    order: JetOrder,
+    patch: &[T],
+    rows: usize,
+    channels: usize,
+    w: usize,
+    s: &mut Scratch<T>,
+) -> Vec<T> {
+    let k = order.parts();
+    let maps = k * rows;
+    // Channel-first patches to channel-last maps.
+    let mut x = vec![T::ZERO; maps * w * w * channels];
+    for m in 0..maps {
+        for c in 0..channels {
+            for p in 0..w * w {
+                x[(m * w * w + p) * channels + c] = patch[(m * channels + c) * w * w + p];
+            }
+        }
+    }
+    let (mut side, mut ch) = (w, channels);
+    for (i, conv) in convs.iter().enumerate() {
+        let ks = conv.kernel;
+        let before = (ks - 1) / 2;
+        let width = ks * ks * conv.inputs;
+        let pixels = maps * side * side;
+        s.cols.clear();
+        s.cols.resize(pixels * width, T::ZERO);
+        for m in 0..maps {
+            for r in 0..side {
+                for c in 0..side {
+                    let dst = &mut s.cols[((m * side + r) * side + c) * width..][..width];
+                    for di in 0..ks {
+                        let rr = (r + di) as isize - before as isize;
+                        if rr < 0 || rr >= side as isize {
+                            continue;
+                        }
+                        for dj in 0..ks {
+                            let cc = (c + dj) as isize - before as isize;
+                            if cc < 0 || cc >= side as isize {
+                                continue;
+                            }
+                            let src =
+                                &x[((m * side + rr as usize) * side + cc as usize) * ch..][..ch];
+                            dst[(di * ks + dj) * ch..][..ch].copy_from_slice(src);
+                        }
+                    }
+                }
+            }
+        }
+        let mut y = vec![T::ZERO; pixels * conv.outputs];
+        gemm_abt(&s.cols, &conv.weight, &mut y, pixels, conv.outputs, width);
+        // The official code uses plain sin(z) in the conv stack.
+        activate(
+            activation,
+            &mut y,
+            order,
+            rows * side * side,
+            &conv.bias,
+            T::ONE,
+        );
+        x = match i {
+            3 | 7 => max_pool(&y, order, rows, side, conv.outputs, &mut side),
+            0 => y,
+            _ => {
+                for (a, b) in y.iter_mut().zip(&x) {
+                    *a += *b;
+                }
+                y
+            }
+        };
+        ch = conv.outputs;
+    }
+    // Flatten in PyTorch's (c, h, w) order for the head.
+    let feat = ch * side * side;
+    s.a.clear();
+    s.a.resize(maps * feat, T::ZERO);
+    for m in 0..maps {
+        for p in 0..side * side {
+            for c in 0..ch {
+                s.a[m * feat + c * side * side + p] = x[(m * side * side + p) * ch + c];
+            }
+        }
+    }
+    mlp_forward(head, activation, order, rows, s)
+}
+
+/// 2×2 max-pool, stride 2, floor; every jet part follows the value's first argmax.
+fn max_pool<T: Real>(
+    y: &[T],
+    order: JetOrder,
+    rows: usize,
+    side: usize,
+    ch: usize,
+    new_side: &mut usize,
+) -> Vec<T> {
+    let k = order.parts();
+    let half = side / 2;
+    let per_part_in = rows * side * side * ch;
+    let per_part_out = rows * half * half * ch;
+    let mut out = vec![T::ZERO; k * per_part_out];
+    for b in 0..rows {
+        for r in 0..half {
+            for c in 0..half {
+                for f in 0..ch {
+                    let at = |dr: usize, dc: usize| {
+                        ((b * side + 2 * r + dr) * side + 2 * c + dc) * ch + f
+                    };
+                    let cands = [at(0, 0), at(0, 1), at(1, 0), at(1, 1)];
+                    let mut best = cands[0];
+                    for &cand in &cands[1..] {
+                        if y[cand] > y[best] {
+                            best = cand;
+                        }
+                    }
+                    let o = ((b * half + r) * half + c) * ch + f;
+                    for part in 0..k {
+                        out[part * per_part_out + o] = y[part * per_part_in + best];
+                    }
+                }
+            }
+        }
+    }
+    *new_side = half;
+    out
+}
