@@ -78,19 +78,23 @@ impl Real for f32 {
 /// sin and cos in f32 (Cephes' `sinf`/`cosf`: reduction by π/2 in three parts, then
 /// minimax polynomials), within a few ulp of libm for |x| < 8192 and several times faster,
 /// which matters: a sine MLP evaluates ~2,000 of them per point and jet.
+#[inline]
 pub fn sin_cos_f32(x: f32) -> (f32, f32) {
     const FRAC_2_PI: f32 = std::f32::consts::FRAC_2_PI;
-    let j = (x * FRAC_2_PI).round();
+    // Round to nearest by adding and removing 1.5·2²³ (exact for |x·2/π| < 2²²): `round`
+    // is a library call on baseline x86-64 and would stop vectorisation.
+    const MAGIC: f32 = 12_582_912.0;
+    let j = (x * FRAC_2_PI + MAGIC) - MAGIC;
     let y = ((x - j * 1.570_312_5) - j * 4.837_513e-4) - j * 7.549_79e-8;
     let z = y * y;
     let s = ((-1.951_529_6e-4 * z + 8.332_161e-3) * z - 1.666_665_5e-1) * z * y + y;
     let c = ((2.443_315_7e-5 * z - 1.388_731_6e-3) * z + 4.166_664_6e-2) * z * z - 0.5 * z + 1.0;
-    match (j as i64) & 3 {
-        0 => (s, c),
-        1 => (c, -s),
-        2 => (-s, -c),
-        _ => (-c, s),
-    }
+    // Quadrant fix-up written as selects, so that loops over it vectorise.
+    let q = j as i32;
+    let (a, b) = if q & 1 == 0 { (s, c) } else { (c, s) };
+    let sin = if q & 2 == 0 { a } else { -a };
+    let cos = if (q + 1) & 2 == 0 { b } else { -b };
+    (sin, cos)
 }
 
 fn to_vec<T: Real>(t: &Tensor) -> Result<Vec<T>> {
@@ -99,6 +103,16 @@ fn to_vec<T: Real>(t: &Tensor) -> Result<Vec<T>> {
 
 fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?[0])
+}
+
+/// Makes `v` hold exactly `len` values without clearing what it held: for buffers that are
+/// overwritten entirely (GEMM outputs with `read_dst = false`, full im2col rows).
+fn set_len<T: Real>(v: &mut Vec<T>, len: usize) {
+    if v.len() < len {
+        v.resize(len, T::ZERO);
+    } else {
+        v.truncate(len);
+    }
 }
 
 /// `c[m×n] = a[m×k] · bᵀ` with b `[n×k]`, single-threaded.
@@ -149,65 +163,107 @@ fn activate<T: Real>(
     bias: &[T],
     omega: T,
 ) {
-    let f = bias.len();
-    let n = rows * f;
-    let k = order.parts();
     let two = T::from_f64(2.0);
     let half = T::from_f64(0.5);
-    for i in 0..n {
-        let z = parts[i] + bias[i % f];
-        let (s0, s1, s2) = match activation {
-            Activation::Relu => {
-                let on = z > T::ZERO;
-                (
-                    if on { z } else { T::ZERO },
-                    if on { T::ONE } else { T::ZERO },
-                    T::ZERO,
-                )
+    // One monomorphised loop per activation, so that the simple ones vectorise.
+    match activation {
+        Activation::Relu => jet_rule(parts, order, rows, bias, |z: T| {
+            if z > T::ZERO {
+                (z, T::ONE, T::ZERO)
+            } else {
+                (T::ZERO, T::ZERO, T::ZERO)
             }
-            Activation::Sin => {
-                let (s, c) = (omega * z).sin_cos();
-                (s, omega * c, -(omega * omega) * s)
+        }),
+        Activation::Sin => jet_rule(parts, order, rows, bias, |z: T| {
+            let (s, c) = (omega * z).sin_cos();
+            (s, omega * c, -(omega * omega) * s)
+        }),
+        Activation::Tanh => jet_rule(parts, order, rows, bias, |z: T| {
+            let t = z.tanh();
+            let d1 = T::ONE - t * t;
+            (t, d1, -(two * t * d1))
+        }),
+        Activation::Silu => jet_rule(parts, order, rows, bias, |z: T| {
+            let s = T::ONE / (T::ONE + (-z).exp());
+            let om = T::ONE - s;
+            (
+                z * s,
+                s * (T::ONE + z * om),
+                s * om * (two + z * (T::ONE - two * s)),
+            )
+        }),
+        Activation::Gelu => jet_rule(parts, order, rows, bias, |z: T| {
+            let cdf = half * (T::ONE + (z * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf());
+            let pdf = T::from_f64(0.398_942_280_401_432_7) * (-(half * z * z)).exp();
+            (z * cdf, cdf + z * pdf, pdf * (two - z * z))
+        }),
+    }
+}
+
+/// `v = σ(z)`, `v′ = σ′ z′`, `v″ = σ″ z′⊗z′ + σ′ z″` with `(σ, σ′, σ″) = f(z + bias)`.
+#[inline(always)]
+fn jet_rule<T: Real, F: Fn(T) -> (T, T, T)>(
+    parts: &mut [T],
+    order: JetOrder,
+    rows: usize,
+    bias: &[T],
+    f: F,
+) {
+    let width = bias.len();
+    let n = rows * width;
+    let (value, rest) = parts.split_at_mut(n);
+    if order == JetOrder::Value {
+        for row in value.chunks_exact_mut(width) {
+            for (v, &b) in row.iter_mut().zip(bias) {
+                *v = f(*v + b).0;
             }
-            Activation::Tanh => {
-                let t = z.tanh();
-                let d1 = T::ONE - t * t;
-                (t, d1, -(two * t * d1))
-            }
-            Activation::Silu => {
-                let s = T::ONE / (T::ONE + (-z).exp());
-                let om = T::ONE - s;
-                (
-                    z * s,
-                    s * (T::ONE + z * om),
-                    s * om * (two + z * (T::ONE - two * s)),
-                )
-            }
-            Activation::Gelu => {
-                let cdf =
-                    half * (T::ONE + (z * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf());
-                let pdf = T::from_f64(0.398_942_280_401_432_7) * (-(half * z * z)).exp();
-                (z * cdf, cdf + z * pdf, pdf * (two - z * z))
-            }
-        };
-        parts[i] = s0;
-        if k == 1 {
-            continue;
         }
-        let gx = parts[n + i];
-        let gy = parts[2 * n + i];
-        parts[n + i] = s1 * gx;
-        parts[2 * n + i] = s1 * gy;
+        return;
+    }
+    let (gx, rest) = rest.split_at_mut(n);
+    let (gy, rest) = rest.split_at_mut(n);
+    for r in 0..rows {
+        let span = r * width..(r + 1) * width;
+        let (v, x, y) = (
+            &mut value[span.clone()],
+            &mut gx[span.clone()],
+            &mut gy[span.clone()],
+        );
         match order {
+            JetOrder::Gradient => {
+                for i in 0..width {
+                    let (s0, s1, _) = f(v[i] + bias[i]);
+                    v[i] = s0;
+                    x[i] = s1 * x[i];
+                    y[i] = s1 * y[i];
+                }
+            }
             JetOrder::Laplacian => {
-                parts[3 * n + i] = s2 * (gx * gx + gy * gy) + s1 * parts[3 * n + i];
+                let lap = &mut rest[span];
+                for i in 0..width {
+                    let (s0, s1, s2) = f(v[i] + bias[i]);
+                    let (zx, zy) = (x[i], y[i]);
+                    v[i] = s0;
+                    x[i] = s1 * zx;
+                    y[i] = s1 * zy;
+                    lap[i] = s2 * (zx * zx + zy * zy) + s1 * lap[i];
+                }
             }
-            JetOrder::Hessian => {
-                parts[3 * n + i] = s2 * gx * gx + s1 * parts[3 * n + i];
-                parts[4 * n + i] = s2 * gx * gy + s1 * parts[4 * n + i];
-                parts[5 * n + i] = s2 * gy * gy + s1 * parts[5 * n + i];
+            _ => {
+                let (xx, rest) = rest.split_at_mut(n);
+                let (xy, yy) = rest.split_at_mut(n);
+                let (xx, xy, yy) = (&mut xx[span.clone()], &mut xy[span.clone()], &mut yy[span]);
+                for i in 0..width {
+                    let (s0, s1, s2) = f(v[i] + bias[i]);
+                    let (zx, zy) = (x[i], y[i]);
+                    v[i] = s0;
+                    x[i] = s1 * zx;
+                    y[i] = s1 * zy;
+                    xx[i] = s2 * zx * zx + s1 * xx[i];
+                    xy[i] = s2 * zx * zy + s1 * xy[i];
+                    yy[i] = s2 * zy * zy + s1 * yy[i];
+                }
             }
-            _ => {}
         }
     }
 }
@@ -324,8 +380,7 @@ fn mlp_forward<T: Real>(
     let last = layers.len() - 1;
     for (i, layer) in layers.iter().enumerate() {
         let m = k * rows;
-        s.b.clear();
-        s.b.resize(m * layer.outputs, T::ZERO);
+        set_len(&mut s.b, m * layer.outputs);
         gemm_abt(
             &s.a,
             &layer.weight,
@@ -400,20 +455,17 @@ fn cnn_forward<T: Real>(
         let before = (ks - 1) / 2;
         let width = ks * ks * conv.inputs;
         let pixels = maps * side * side;
-        s.cols.clear();
-        s.cols.resize(pixels * width, T::ZERO);
+        set_len(&mut s.cols, pixels * width);
         for m in 0..maps {
             for r in 0..side {
                 for c in 0..side {
                     let dst = &mut s.cols[((m * side + r) * side + c) * width..][..width];
                     for di in 0..ks {
                         let rr = (r + di) as isize - before as isize;
-                        if rr < 0 || rr >= side as isize {
-                            continue;
-                        }
                         for dj in 0..ks {
                             let cc = (c + dj) as isize - before as isize;
-                            if cc < 0 || cc >= side as isize {
+                            if rr < 0 || rr >= side as isize || cc < 0 || cc >= side as isize {
+                                dst[(di * ks + dj) * ch..][..ch].fill(T::ZERO);
                                 continue;
                             }
                             let src =
@@ -424,7 +476,8 @@ fn cnn_forward<T: Real>(
                 }
             }
         }
-        let mut y = vec![T::ZERO; pixels * conv.outputs];
+        let mut y = std::mem::take(&mut s.b);
+        set_len(&mut y, pixels * conv.outputs);
         gemm_abt(&s.cols, &conv.weight, &mut y, pixels, conv.outputs, width);
         // The official code uses plain sin(z) in the conv stack.
         activate(
@@ -435,16 +488,24 @@ fn cnn_forward<T: Real>(
             &conv.bias,
             T::ONE,
         );
-        x = match i {
-            3 | 7 => max_pool(&y, order, rows, side, conv.outputs, &mut side),
-            0 => y,
+        let previous = match i {
+            3 | 7 => {
+                let pooled = max_pool(&y, order, rows, side, conv.outputs, &mut side);
+                s.b = y;
+                std::mem::replace(&mut x, pooled)
+            }
+            0 => std::mem::replace(&mut x, y),
             _ => {
                 for (a, b) in y.iter_mut().zip(&x) {
                     *a += *b;
                 }
-                y
+                std::mem::replace(&mut x, y)
             }
         };
+        // Recycle the buffer we no longer need as the next GEMM output.
+        if previous.len() > s.b.len() {
+            s.b = previous;
+        }
         ch = conv.outputs;
     }
     // Flatten in PyTorch's (c, h, w) order for the head.

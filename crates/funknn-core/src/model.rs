@@ -224,8 +224,8 @@ impl FunkNN {
     /// caches and bound memory (about 40 MB per chunk for the CNN's Hessian).
     fn auto_chunk(&self, order: JetOrder) -> usize {
         match self.config.network {
-            Network::Mlp => (2048 / order.parts()).max(128),
-            Network::Cnn => (256 / order.parts()).max(32),
+            Network::Mlp => (1024 / order.parts()).max(128),
+            Network::Cnn => (24 / order.parts()).max(4),
         }
     }
 

@@ -12,6 +12,10 @@
 /// assert_eq!(reflect_index(12, 5), 2);
 /// ```
 pub fn reflect_index(v: i64, n: usize) -> usize {
+    // Most taps fall inside the image: skip the division.
+    if (0..n as i64).contains(&v) {
+        return v as usize;
+    }
     let n = n as i64;
     let m = v.rem_euclid(2 * n);
     (if m >= n { 2 * n - 1 - m } else { m }) as usize

@@ -118,7 +118,8 @@ pub(crate) fn sample_host(
         first: Vec::new(),
         weights: Vec::new(),
     };
-    // cols[(r, q, dx, ch)]: the column contraction for each window row.
+    // cols[(dx, r, ch, q)]: the column contraction of each window row, q innermost so that
+    // the row contraction below runs along contiguous rows of the patch.
     let mut cols: Vec<f64> = Vec::new();
     let mut col_index: Vec<usize> = Vec::new();
     for (pi, &(img, x, y)) in points.iter().enumerate() {
@@ -139,36 +140,38 @@ pub(crate) fn sample_host(
                 col_index.push(reflect_index(tx.first[q] + j as i64, w) * c);
             }
         }
-        cols.clear();
-        cols.resize(rows * ps * d * c, 0.0);
+        // Every entry is written below.
+        cols.resize(d * rows * c * ps, 0.0);
         let img_base = img * h * w * c;
         for r in 0..rows {
             let row = &images.data[img_base + reflect_index(r_lo + r as i64, h) * w * c..][..w * c];
             for q in 0..ps {
+                let taps = &col_index[q * ntaps..][..ntaps];
                 for o in 0..d {
                     let wts = &tx.weights[(q * d + o) * ntaps..][..ntaps];
-                    let dst = &mut cols[((r * ps + q) * d + o) * c..][..c];
-                    for (j, &wt) in wts.iter().enumerate() {
-                        let src = &row[col_index[q * ntaps + j]..][..c];
-                        for ch in 0..c {
-                            dst[ch] += wt * src[ch];
+                    for ch in 0..c {
+                        let mut acc = 0.0;
+                        for (&wt, &at) in wts.iter().zip(taps) {
+                            acc += wt * row[at + ch];
                         }
+                        cols[((o * rows + r) * c + ch) * ps + q] = acc;
                     }
                 }
             }
         }
         for (k, part_terms) in terms.iter().enumerate() {
+            let out_point = &mut out[(k * p + pi) * c * ps * ps..][..c * ps * ps];
             for &(dy, dx) in part_terms {
                 for i in 0..ps {
                     let wts = &ty.weights[(i * d + dy) * ntaps..][..ntaps];
                     let r0 = (ty.first[i] - r_lo) as usize;
-                    for q in 0..ps {
-                        for ch in 0..c {
-                            let mut acc = 0.0;
-                            for (j, &wt) in wts.iter().enumerate() {
-                                acc += wt * cols[(((r0 + j) * ps + q) * d + dx) * c + ch];
+                    for ch in 0..c {
+                        let dst = &mut out_point[(ch * ps + i) * ps..][..ps];
+                        for (j, &wt) in wts.iter().enumerate() {
+                            let src = &cols[((dx * rows + r0 + j) * c + ch) * ps..][..ps];
+                            for (o, &v) in dst.iter_mut().zip(src) {
+                                *o += wt * v;
                             }
-                            out[(((k * p + pi) * c + ch) * ps + i) * ps + q] += acc;
                         }
                     }
                 }
