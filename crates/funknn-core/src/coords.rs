@@ -1,6 +1,6 @@
 //! Coordinate conventions (DESIGN.md §2).
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 
 use crate::Result;
 
@@ -41,10 +41,4 @@ pub fn swap_xy(t: &Tensor) -> Result<Tensor> {
         &[t.narrow(last, 1, 1)?, t.narrow(last, 0, 1)?],
         last,
     )?)
-}
-
-/// `true` if every value is finite.
-pub fn all_finite(t: &Tensor) -> Result<bool> {
-    let v: Vec<f64> = t.to_dtype(DType::F64)?.flatten_all()?.to_vec1()?;
-    Ok(v.iter().all(|x| x.is_finite()))
 }

@@ -18,8 +18,8 @@ use crate::mlp::Mlp;
 use crate::model::PatchNetwork;
 use crate::Result;
 
-/// f32 or f64.
-pub(crate) trait Real:
+/// The float types of the graph-free CPU paths: f32 and f64.
+pub trait Real:
     Copy
     + Send
     + Sync

@@ -38,7 +38,7 @@ pub mod weights;
 pub use activation::activate_jet;
 pub use config::{Activation, Config, KernelKind, Network};
 pub use error::{Error, Result};
-pub use infer::sin_cos_f32;
+pub use infer::{sin_cos_f32, Real};
 pub use jet::{Jet, JetOrder};
 pub use model::{EvalOptions, FunkNN, PatchNetwork};
 pub use reflect::reflect_index;

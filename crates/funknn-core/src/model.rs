@@ -311,7 +311,7 @@ impl FunkNN {
         let c = self.config.channels;
         let w = self.config.patch_size;
         let k = order.parts();
-        let prepared = HostImages::new(&self.sampler.prepare(&images.detach())?)?;
+        let prepared = HostImages::<T>::new(&self.sampler.prepare(&images.detach())?)?;
         let (_, flat) = host_points(points, n)?;
         let pts: Vec<(usize, f64, f64)> = flat
             .chunks(2)
@@ -336,8 +336,7 @@ impl FunkNN {
                 let r = self
                     .sampler
                     .sample_host_raw(&prepared, &pts[start..start + len], order)
-                    .map(|raw| {
-                        let patch: Vec<T> = raw.into_iter().map(T::from_f64).collect();
+                    .map(|patch| {
                         let mut out = network.forward(&patch, order, len, c, w, &mut scratch);
                         // The skip to the patch centre, every part.
                         let centre = (w / 2) * w + w / 2;

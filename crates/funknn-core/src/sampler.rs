@@ -18,6 +18,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::config::KernelKind;
+use crate::infer::Real;
 use crate::jet::{Jet, JetOrder};
 use crate::prefilter::bspline_coefficients;
 use crate::reflect::reflect_index;
@@ -282,9 +283,9 @@ impl PatchSampler {
 
     /// Like [`Self::sample_prepared`], without a graph, from images copied to the host once
     /// with [`HostImages::new`]: several times faster on the CPU.
-    pub fn sample_host(
+    pub fn sample_host<T: Real>(
         &self,
-        images: &HostImages,
+        images: &HostImages<T>,
         points: &Tensor,
         order: JetOrder,
     ) -> Result<Jet> {
@@ -304,12 +305,12 @@ impl PatchSampler {
 
     /// The host sampler on flat `(image index, x, y)` points (already checked finite):
     /// parts `(K, P, C, w, w)` in a plain buffer.
-    pub(crate) fn sample_host_raw(
+    pub(crate) fn sample_host_raw<T: Real>(
         &self,
-        images: &HostImages,
+        images: &HostImages<T>,
         points: &[(usize, f64, f64)],
         order: JetOrder,
-    ) -> Result<Vec<f64>> {
+    ) -> Result<Vec<T>> {
         let (_, _, height, width) = images.dims();
         let (ws1, ws2) = self.receptive_field_values()?;
         crate::sampler_host::sample_host(

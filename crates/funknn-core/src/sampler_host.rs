@@ -4,30 +4,33 @@
 //! them equal), but the candle-op version spends its time in tiny batched matmuls and
 //! per-element tensor ops; here one pass per point does the same work from L1 cache.
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 
 use crate::config::KernelKind;
+use crate::infer::Real;
 use crate::jet::JetOrder;
 use crate::reflect::reflect_index;
 use crate::{Error, Result};
 
-/// Images `(N, C, H, W)` copied to the host as `(N, H, W, C)` f64, ready for sampling.
+/// Images `(N, C, H, W)` copied to the host as `(N, H, W, C)` in f32 or f64, ready for
+/// sampling. f32 halves the footprint, which matters: random points read from all over the
+/// image, and a 256² RGB image then fits in this CPU's L2 cache.
 #[derive(Debug, Clone)]
-pub struct HostImages {
-    data: Vec<f64>,
+pub struct HostImages<T> {
+    data: Vec<T>,
     n: usize,
     c: usize,
     h: usize,
     w: usize,
 }
 
-impl HostImages {
+impl<T: Real> HostImages<T> {
     /// Copies prepared images (see [`crate::PatchSampler::prepare`]) to the host.
     pub fn new(prepared: &Tensor) -> Result<Self> {
         let (n, c, h, w) = prepared.dims4()?;
         let data = prepared
             .permute((0, 2, 3, 1))?
-            .to_dtype(DType::F64)?
+            .to_dtype(T::DTYPE)?
             .flatten_all()?
             .to_vec1()?;
         Ok(HostImages { data, n, c, h, w })
@@ -53,20 +56,20 @@ fn part_terms(order: JetOrder) -> Vec<Vec<(usize, usize)>> {
 
 /// Taps of one axis for one point: first pixel (before reflection) and weights
 /// `[sample][order][tap]`, derivative orders scaled by n^order.
-struct AxisTaps {
+struct AxisTaps<T> {
     first: Vec<i64>,
-    weights: Vec<f64>,
+    weights: Vec<T>,
 }
 
 #[allow(clippy::too_many_arguments)]
-fn axis_taps(
+fn axis_taps<T: Real>(
     kernel: KernelKind,
     coord: f64,
     n: usize,
     ws: f64,
     deltas: &[f64],
     degree: usize,
-    out: &mut AxisTaps,
+    out: &mut AxisTaps<T>,
 ) {
     let (first, ntaps) = kernel.taps();
     let d = degree + 1;
@@ -78,12 +81,12 @@ fn axis_taps(
         let f = pos.floor() as i64 + first;
         out.first.push(f);
         let base = out.weights.len();
-        out.weights.resize(base + d * ntaps, 0.0);
+        out.weights.resize(base + d * ntaps, T::ZERO);
         for j in 0..ntaps {
             let k = kernel.eval_scalar(pos - (f + j as i64) as f64);
             let mut scale = 1.0;
             for (o, ko) in k.iter().take(d).enumerate() {
-                out.weights[base + o * ntaps + j] = ko * scale;
+                out.weights[base + o * ntaps + j] = T::from_f64(ko * scale);
                 scale *= n as f64;
             }
         }
@@ -92,16 +95,16 @@ fn axis_taps(
 
 /// Patch jets `(K, P, C, w, w)` at `points` given as `(image index, x, y)`, flat.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn sample_host(
+pub(crate) fn sample_host<T: Real>(
     kernel: KernelKind,
     patch_size: usize,
     deltas_x: &[f64],
     deltas_y: &[f64],
-    images: &HostImages,
+    images: &HostImages<T>,
     points: &[(usize, f64, f64)],
     ws: (f64, f64),
     order: JetOrder,
-) -> Result<Vec<f64>> {
+) -> Result<Vec<T>> {
     let (_, c, h, w) = images.dims();
     let ps = patch_size;
     let (_, ntaps) = kernel.taps();
@@ -109,18 +112,18 @@ pub(crate) fn sample_host(
     let terms = part_terms(order);
     let k_parts = terms.len();
     let p = points.len();
-    let mut out = vec![0f64; k_parts * p * c * ps * ps];
-    let mut tx = AxisTaps {
+    let mut out = vec![T::ZERO; k_parts * p * c * ps * ps];
+    let mut tx = AxisTaps::<T> {
         first: Vec::new(),
         weights: Vec::new(),
     };
-    let mut ty = AxisTaps {
+    let mut ty = AxisTaps::<T> {
         first: Vec::new(),
         weights: Vec::new(),
     };
     // cols[(dx, r, ch, q)]: the column contraction of each window row, q innermost so that
     // the row contraction below runs along contiguous rows of the patch.
-    let mut cols: Vec<f64> = Vec::new();
+    let mut cols: Vec<T> = Vec::new();
     let mut col_index: Vec<usize> = Vec::new();
     for (pi, &(img, x, y)) in points.iter().enumerate() {
         if img >= images.n {
@@ -141,7 +144,7 @@ pub(crate) fn sample_host(
             }
         }
         // Every entry is written below.
-        cols.resize(d * rows * c * ps, 0.0);
+        cols.resize(d * rows * c * ps, T::ZERO);
         let img_base = img * h * w * c;
         for r in 0..rows {
             let row = &images.data[img_base + reflect_index(r_lo + r as i64, h) * w * c..][..w * c];
@@ -150,7 +153,7 @@ pub(crate) fn sample_host(
                 for o in 0..d {
                     let wts = &tx.weights[(q * d + o) * ntaps..][..ntaps];
                     for ch in 0..c {
-                        let mut acc = 0.0;
+                        let mut acc = T::ZERO;
                         for (&wt, &at) in wts.iter().zip(taps) {
                             acc += wt * row[at + ch];
                         }

@@ -178,7 +178,7 @@ fn host_sampler_equals_the_differentiable_one() {
         let m = model(*kernel, DType::F64);
         let s = m.sampler();
         let prepared = s.prepare(&image).unwrap();
-        let host = funknn_core::sampler_host::HostImages::new(&prepared).unwrap();
+        let host = funknn_core::sampler_host::HostImages::<f64>::new(&prepared).unwrap();
         for order in [
             JetOrder::Value,
             JetOrder::Gradient,
