@@ -14,8 +14,7 @@ use crate::infer::{HostNetwork, Real, Scratch};
 use crate::init::{init_parameters, parameter_specs};
 use crate::jet::{Jet, JetOrder};
 use crate::mlp::{Mlp, PATCH_MLP_HIDDEN};
-use crate::sampler::host_points;
-use crate::sampler::PatchSampler;
+use crate::sampler::{host_points, PatchSampler};
 use crate::sampler_host::HostImages;
 use crate::{Error, Result};
 
@@ -29,7 +28,7 @@ pub enum PatchNetwork {
 /// Options of [`FunkNN::evaluate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EvalOptions {
-    /// Points per chunk; `0` picks a size that keeps each chunk's tensors near 100 MB.
+    /// Points per chunk; `0` picks a cache-sized chunk for the network and jet order.
     pub chunk_points: usize,
     /// Worker threads; `0` uses candle's thread count (the number of cores).
     pub threads: usize,
@@ -312,12 +311,7 @@ impl FunkNN {
         let w = self.config.patch_size;
         let k = order.parts();
         let prepared = HostImages::<T>::new(&self.sampler.prepare(&images.detach())?)?;
-        let (_, flat) = host_points(points, n)?;
-        let pts: Vec<(usize, f64, f64)> = flat
-            .chunks(2)
-            .enumerate()
-            .map(|(i, xy)| (i / p, xy[0], xy[1]))
-            .collect();
+        let pts = host_points(points, n)?;
         let network = HostNetwork::<T>::new(&self.network)?;
         let total = n * p;
         let n_chunks = total.div_ceil(chunk);

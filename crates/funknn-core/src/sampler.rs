@@ -25,9 +25,9 @@ use crate::reflect::reflect_index;
 use crate::sampler_host::HostImages;
 use crate::{Error, Result};
 
-/// Checks points `(N, P, 2)` against `n_img` images and copies them to the host as f64:
-/// returns P and the flat `(x, y)` pairs. A NaN or infinite coordinate is an error.
-pub(crate) fn host_points(points: &Tensor, n_img: usize) -> Result<(usize, Vec<f64>)> {
+/// Checks points `(N, P, 2)` against `n_img` images and copies them to the host as
+/// `(image index, x, y)`, point-major. A NaN or infinite coordinate is an error.
+pub(crate) fn host_points(points: &Tensor, n_img: usize) -> Result<Vec<(usize, f64, f64)>> {
     let (n_pts_img, n_pts, two) = points.dims3()?;
     if two != 2 || n_pts_img != n_img {
         return Err(Error::Shape {
@@ -45,7 +45,11 @@ pub(crate) fn host_points(points: &Tensor, n_img: usize) -> Result<(usize, Vec<f
             y: flat[2 * i + 1],
         });
     }
-    Ok((n_pts, flat))
+    Ok(flat
+        .chunks(2)
+        .enumerate()
+        .map(|(i, xy)| (i / n_pts, xy[0], xy[1]))
+        .collect())
 }
 
 /// Samples `patch_size × patch_size` patches around query points.
@@ -195,7 +199,7 @@ impl PatchSampler {
         order: JetOrder,
     ) -> Result<Jet> {
         let (n_img, channels, height, width) = prepared.dims4()?;
-        let (n_pts, flat) = host_points(points, n_img)?;
+        let pts = host_points(points, n_img)?;
         if height < 2 || width < 2 {
             return Err(Error::Shape {
                 name: "image",
@@ -206,9 +210,9 @@ impl PatchSampler {
         let device = prepared.device();
         let dtype = prepared.dtype();
         let w = self.patch_size;
-        let p_total = n_img * n_pts;
-        let xs: Vec<f64> = flat.iter().step_by(2).copied().collect();
-        let ys: Vec<f64> = flat.iter().skip(1).step_by(2).copied().collect();
+        let p_total = pts.len();
+        let xs: Vec<f64> = pts.iter().map(|p| p.1).collect();
+        let ys: Vec<f64> = pts.iter().map(|p| p.2).collect();
         let (ws1, ws2) = self.receptive_field_values()?;
         let col = self.plan_axis(&xs, width, ws1);
         let row = self.plan_axis(&ys, height, ws2);
@@ -216,8 +220,8 @@ impl PatchSampler {
         // Window gather: index order (point, column, row) so that the gathered rows of C
         // channels reshape to (P, cols, rows·C) for the column contraction.
         let mut index = Vec::with_capacity(p_total * col.len * row.len);
-        for i in 0..p_total {
-            let base = (i / n_pts) * height * width;
+        for (i, &(img, _, _)) in pts.iter().enumerate() {
+            let base = img * height * width;
             for c in 0..col.len {
                 let cx = reflect_index(col.start[i] + c as i64, width);
                 for r in 0..row.len {
@@ -290,12 +294,7 @@ impl PatchSampler {
         order: JetOrder,
     ) -> Result<Jet> {
         let n_img = images.dims().0;
-        let (n_pts, flat) = host_points(points, n_img)?;
-        let pts: Vec<(usize, f64, f64)> = flat
-            .chunks(2)
-            .enumerate()
-            .map(|(i, xy)| (i / n_pts, xy[0], xy[1]))
-            .collect();
+        let pts = host_points(points, n_img)?;
         let raw = self.sample_host_raw(images, &pts, order)?;
         let (c, w) = (images.dims().1, self.patch_size);
         let parts = Tensor::from_vec(raw, (order.parts(), pts.len(), c, w, w), points.device())?
