@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident ($label:literal) { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name {
@@ -36,7 +36,7 @@ macro_rules! named_enum {
                 match s.to_ascii_lowercase().as_str() {
                     $($text => Ok($name::$variant),)+
                     _ => Err(Error::invalid(
-                        stringify!($name),
+                        $label,
                         format!(
                             "unknown {:?}; expected one of: {}",
                             s,
@@ -51,7 +51,7 @@ macro_rules! named_enum {
 
 named_enum!(
     /// The network that maps a patch to an intensity.
-    Network {
+    Network ("network") {
         /// The official repository's MLP on the flattened patch (≈651k parameters for RGB).
         Mlp => "mlp",
         /// The paper's CNN: eight 2×2 convolutions, two max-pools, then an MLP (≈141k).
@@ -61,7 +61,7 @@ named_enum!(
 
 named_enum!(
     /// Pointwise non-linearity of the patch network.
-    Activation {
+    Activation ("activation") {
         /// `max(0, z)`: the official default; piecewise linear, so second derivatives vanish.
         Relu => "relu",
         /// `sin(ω·z)` on the MLP layers (learnable ω) and `sin(z)` on the convolutions.
@@ -77,7 +77,7 @@ named_enum!(
 
 named_enum!(
     /// Interpolation kernel of the patch sampler.
-    KernelKind {
+    KernelKind ("kernel") {
         /// Linear interpolation, 2×2 taps. Continuous only: use it for values.
         Bilinear => "bilinear",
         /// Keys cubic convolution, a = −0.5, 4×4 taps, with the official +1e−6 shift. C¹.
@@ -161,9 +161,9 @@ impl Config {
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let config: Config = serde_json::from_str(&text).map_err(|source| Error::Config {
+        let config: Config = serde_json::from_str(&text).map_err(|error| Error::Config {
             path: path.to_owned(),
-            source,
+            error,
         })?;
         config.validate()?;
         Ok(config)
@@ -172,7 +172,7 @@ impl Config {
     /// Pretty JSON, as written to `config.json`.
     pub fn to_json(&self) -> String {
         // Serialising plain enums, numbers and strings cannot fail.
-        serde_json::to_string_pretty(self).unwrap_or_default()
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
 }
 

@@ -9,20 +9,20 @@ pub enum Error {
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 
+    // The underlying errors are part of the message, not `source()`, so that reports that
+    // print the chain (anyhow's `{:#}`) do not say them twice.
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// `config.json` could not be parsed or written.
-    #[error("{path}: invalid model config: {source}")]
+    #[error("{path}: invalid model config: {error}")]
     Config {
         path: PathBuf,
-        #[source]
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
 
     /// A weights file lacks a tensor the architecture needs, or has one of the wrong shape.
@@ -53,7 +53,7 @@ impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 

@@ -106,9 +106,9 @@ impl FunkNN {
         device: &Device,
     ) -> Result<Self> {
         let origin = PathBuf::from("<embedded>");
-        let config: Config = serde_json::from_str(config_json).map_err(|source| Error::Config {
+        let config: Config = serde_json::from_str(config_json).map_err(|error| Error::Config {
             path: origin.clone(),
-            source,
+            error,
         })?;
         config.validate()?;
         let tensors =
