@@ -7,9 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use clap::{Parser, Subcommand};
+use funknn_core::colormap::{abs_quantile, diverging_rgb, sequential_rgb};
 use funknn_core::image_io::{match_channels, read_images};
+use funknn_core::render::{mean_gradient_and_laplacian, render_tiles, value_to_u8};
 use funknn_core::weights::write_atomic;
-use funknn_core::{Activation, Config, EvalOptions, FunkNN, JetOrder, KernelKind, Network};
+use funknn_core::{
+    Activation, Config, EvalOptions, Evaluator, FunkNN, JetOrder, KernelKind, Network,
+};
 
 #[derive(Parser)]
 #[command(
@@ -71,6 +75,60 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Super-resolve a PNG/JPEG to any size (non-integer scales too), tile by tile.
+    Upsample {
+        /// Input PNG or JPEG (grey or RGB).
+        input: PathBuf,
+        /// Output PNG or JPEG.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        size: SizeArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+    /// Draw the gradient magnitude and the Laplacian of the continuous image as colour maps:
+    /// PREFIX-gradient.png (sequential) and PREFIX-laplacian.png (diverging).
+    Derivatives {
+        /// Input PNG or JPEG.
+        input: PathBuf,
+        /// Output prefix.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        size: SizeArgs,
+        #[command(flatten)]
+        model: ModelArgs,
+    },
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct SizeArgs {
+    /// Scale factor (any positive number, e.g. 4 or 2.5).
+    #[arg(long)]
+    scale: Option<f64>,
+    /// Output size as WIDTHxHEIGHT.
+    #[arg(long, value_parser = parse_size)]
+    size: Option<(usize, usize)>,
+}
+
+#[derive(clap::Args)]
+struct ModelArgs {
+    /// Model folder (config.json + model.safetensors). No trained model ships yet.
+    #[arg(long)]
+    model: PathBuf,
+    /// Points per tile: bounds memory whatever the output size.
+    #[arg(long, default_value_t = 65_536)]
+    tile: usize,
+}
+
+fn parse_size(s: &str) -> std::result::Result<(usize, usize), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT"))?;
+    let parse = |v: &str| v.trim().parse::<usize>().map_err(|e| format!("{v:?}: {e}"));
+    Ok((parse(w)?, parse(h)?))
 }
 
 fn main() {
@@ -105,7 +163,153 @@ fn run(cli: Cli) -> Result<()> {
             f64,
             output,
         } => points_command(&model, &image, &points, derivatives, f64, &output),
+        Command::Upsample {
+            input,
+            output,
+            size,
+            model,
+        } => upsample(&input, &output, &size, &model),
+        Command::Derivatives {
+            input,
+            output,
+            size,
+            model,
+        } => derivatives(&input, &output, &size, &model),
     }
+}
+
+/// The model and the input picture with the model's channel count, and the output size.
+fn load_for_rendering(
+    input: &Path,
+    size: &SizeArgs,
+    args: &ModelArgs,
+) -> Result<(FunkNN, Tensor, usize, usize, usize)> {
+    let model = FunkNN::load(&args.model, DType::F32, &Device::Cpu)
+        .with_context(|| format!("loading model {}", args.model.display()))?;
+    let picture = funknn_core::image_io::read_picture(input, &Device::Cpu)?;
+    let (in_channels, h, w) = picture.dims3()?;
+    let (out_h, out_w) = funknn_core::render::output_size(h, w, size.scale, size.size)?;
+    let image = match_channels(&picture.unsqueeze(0)?, model.config().channels)?;
+    Ok((model, image, in_channels, out_h, out_w))
+}
+
+fn progress(rows: usize, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(rows as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} {bar:40} {pos}/{len} rows [{elapsed_precise} < {eta_precise}]",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Encodes an 8-bit image by the output's extension, atomically.
+fn save_picture(
+    path: &Path,
+    data: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+) -> Result<()> {
+    let format = image::ImageFormat::from_path(path)
+        .ok()
+        .filter(|f| matches!(f, image::ImageFormat::Png | image::ImageFormat::Jpeg))
+        .with_context(|| {
+            format!(
+                "{}: the output must end in .png, .jpg or .jpeg",
+                path.display()
+            )
+        })?;
+    let color = if channels == 1 {
+        image::ExtendedColorType::L8
+    } else {
+        image::ExtendedColorType::Rgb8
+    };
+    write_atomic(path, |tmp| {
+        image::save_buffer_with_format(tmp, data, width as u32, height as u32, color, format)
+            .map_err(|e| funknn_core::Error::Invalid {
+                what: "output image",
+                message: e.to_string(),
+            })
+    })
+    .with_context(|| format!("writing {}", path.display()))
+}
+
+fn upsample(input: &Path, output: &Path, size: &SizeArgs, args: &ModelArgs) -> Result<()> {
+    // Check the output name before hours of work.
+    if image::ImageFormat::from_path(output).is_err() {
+        bail!(
+            "{}: the output must end in .png, .jpg or .jpeg",
+            output.display()
+        );
+    }
+    let (model, image, in_channels, out_h, out_w) = load_for_rendering(input, size, args)?;
+    let channels = model.config().channels;
+    let evaluator = Evaluator::new(&model, &image, JetOrder::Value, EvalOptions::default())?;
+    let mut pixels = vec![0u8; out_h * out_w * channels];
+    let bar = progress(out_h, "upsampling");
+    render_tiles(&evaluator, out_h, out_w, args.tile, |row, rows, jet| {
+        let tile = value_to_u8(jet)?;
+        pixels[row * out_w * channels..(row + rows) * out_w * channels].copy_from_slice(&tile);
+        bar.inc(rows as u64);
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    // A grey input stays grey, even through an RGB model.
+    let pixels = if in_channels == 1 && channels == 3 {
+        pixels.chunks(3).map(|p| p[0]).collect()
+    } else {
+        pixels
+    };
+    let out_channels = if in_channels == 1 { 1 } else { channels };
+    save_picture(output, &pixels, out_w, out_h, out_channels)?;
+    tracing::info!("wrote {} ({out_w}×{out_h})", output.display());
+    Ok(())
+}
+
+fn derivatives(input: &Path, prefix: &Path, size: &SizeArgs, args: &ModelArgs) -> Result<()> {
+    let (model, image, _, out_h, out_w) = load_for_rendering(input, size, args)?;
+    let evaluator = Evaluator::new(&model, &image, JetOrder::Laplacian, EvalOptions::default())?;
+    let mut gradient = Vec::with_capacity(out_h * out_w);
+    let mut laplacian = Vec::with_capacity(out_h * out_w);
+    let bar = progress(out_h, "derivatives");
+    render_tiles(&evaluator, out_h, out_w, args.tile, |_, rows, jet| {
+        let (g, l) = mean_gradient_and_laplacian(jet)?;
+        gradient.extend_from_slice(&g);
+        laplacian.extend_from_slice(&l);
+        bar.inc(rows as u64);
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    let name = |suffix: &str| {
+        let mut s = prefix.as_os_str().to_owned();
+        s.push(suffix);
+        PathBuf::from(s)
+    };
+    let g_max = abs_quantile(&gradient, 0.995);
+    let l_range = abs_quantile(&laplacian, 0.99);
+    save_picture(
+        &name("-gradient.png"),
+        &sequential_rgb(&gradient, g_max),
+        out_w,
+        out_h,
+        3,
+    )?;
+    save_picture(
+        &name("-laplacian.png"),
+        &diverging_rgb(&laplacian, l_range),
+        out_w,
+        out_h,
+        3,
+    )?;
+    tracing::info!(
+        "wrote {}-gradient.png (|∇u| up to {g_max:.3}) and {}-laplacian.png (Δu within ±{l_range:.3})",
+        prefix.display(),
+        prefix.display()
+    );
+    Ok(())
 }
 
 fn import(

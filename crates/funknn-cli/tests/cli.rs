@@ -15,11 +15,29 @@ fn golden_dir() -> PathBuf {
         })
 }
 
-fn scratch(name: &str) -> PathBuf {
+/// A fresh folder for one test, removed when the test passes (kept for a look if it fails).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("funknn-cli-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 fn funknn(args: &[&str]) -> Output {
@@ -339,10 +357,195 @@ fn bad_input_fails_cleanly_without_output() {
         "shape",
     );
     assert!(!out.exists(), "a failed run left {}", out.display());
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+    let leftovers: Vec<_> = std::fs::read_dir(&*dir)
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty());
+}
+
+/// A model folder whose network outputs exactly 0: FunkNN then reduces to its kernel
+/// interpolation (the skip to the patch centre), which we know in closed form.
+fn zero_net_model(dir: &Path, kernel: funknn_core::KernelKind) -> PathBuf {
+    use funknn_core::{Config, FunkNN};
+    let config = Config {
+        kernel,
+        ..Config::default()
+    };
+    let (m, _) = FunkNN::random(&config, 1, DType::F32, &Device::Cpu).unwrap();
+    let mut tensors: HashMap<String, Tensor> = m.parameters().iter().cloned().collect();
+    for name in ["MLP.9.weight", "MLP.9.bias"] {
+        let t = tensors[name].zeros_like().unwrap();
+        tensors.insert(name.into(), t);
+    }
+    let m = FunkNN::from_tensors(
+        &config,
+        tensors,
+        DType::F32,
+        &Device::Cpu,
+        Path::new("test"),
+    )
+    .unwrap();
+    let out = dir.join(format!("zero-{kernel}"));
+    m.save(&out, DType::F32).unwrap();
+    out
+}
+
+fn test_picture(dir: &Path) -> PathBuf {
+    let png = dir.join("in.png");
+    image::RgbImage::from_fn(23, 17, |x, y| {
+        image::Rgb([(x * 11) as u8, (y * 15) as u8, ((x * y * 7) % 256) as u8])
+    })
+    .save(&png)
+    .unwrap();
+    png
+}
+
+#[test]
+fn upsample_at_scale_one_with_a_bspline_reproduces_the_picture() {
+    let dir = scratch("upsample-identity");
+    let model = zero_net_model(&dir, funknn_core::KernelKind::Bspline);
+    let png = test_picture(&dir);
+    let out = dir.join("out.png");
+    ok(&funknn(&[
+        "upsample",
+        s(&png),
+        "--scale",
+        "1",
+        "--model",
+        s(&model),
+        "--tile",
+        "50",
+        "-o",
+        s(&out),
+    ]));
+    let a = image::open(&png).unwrap().to_rgb8();
+    let b = image::open(&out).unwrap().to_rgb8();
+    assert_eq!(a.dimensions(), b.dimensions());
+    let worst = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| (*x as i32 - *y as i32).abs())
+        .max()
+        .unwrap();
+    assert!(
+        worst <= 1,
+        "B-spline interpolation at pixel centres is off by {worst}/255"
+    );
+}
+
+#[test]
+fn upsample_non_integer_scale_and_size_grey_stays_grey() {
+    let dir = scratch("upsample-sizes");
+    let model = zero_net_model(&dir, funknn_core::KernelKind::Bicubic);
+    let grey = dir.join("grey.png");
+    image::GrayImage::from_fn(20, 10, |x, y| image::Luma([(x * 12 + y) as u8]))
+        .save(&grey)
+        .unwrap();
+    let out = dir.join("up.png");
+    ok(&funknn(&[
+        "upsample",
+        s(&grey),
+        "--scale",
+        "2.5",
+        "--model",
+        s(&model),
+        "-o",
+        s(&out),
+    ]));
+    let img = image::open(&out).unwrap();
+    assert_eq!((img.width(), img.height()), (50, 25));
+    assert_eq!(img.color(), image::ColorType::L8);
+    ok(&funknn(&[
+        "upsample",
+        s(&grey),
+        "--size",
+        "33x7",
+        "--model",
+        s(&model),
+        "-o",
+        s(&out),
+    ]));
+    let img = image::open(&out).unwrap();
+    assert_eq!((img.width(), img.height()), (33, 7));
+    // A smooth ramp stays a ramp: the left edge is darker than the right.
+    let g = img.to_luma8();
+    assert!(g.get_pixel(2, 3)[0] < g.get_pixel(30, 3)[0]);
+}
+
+#[test]
+fn derivatives_writes_two_colour_maps() {
+    let dir = scratch("derivatives");
+    let model = zero_net_model(&dir, funknn_core::KernelKind::Bspline);
+    let png = test_picture(&dir);
+    let prefix = dir.join("d");
+    ok(&funknn(&[
+        "derivatives",
+        s(&png),
+        "--scale",
+        "2",
+        "--model",
+        s(&model),
+        "-o",
+        s(&prefix),
+    ]));
+    for suffix in ["-gradient.png", "-laplacian.png"] {
+        let img = image::open(dir.join(format!("d{suffix}"))).unwrap();
+        assert_eq!((img.width(), img.height()), (46, 34), "{suffix}");
+    }
+}
+
+#[test]
+fn upsample_refuses_bad_requests_without_output() {
+    let dir = scratch("upsample-errors");
+    let model = zero_net_model(&dir, funknn_core::KernelKind::Bicubic);
+    let png = test_picture(&dir);
+    let out = dir.join("out.png");
+    let up = |extra: &[&str]| {
+        let mut args = vec!["upsample", s(&png), "--model", s(&model), "-o", s(&out)];
+        args.extend_from_slice(extra);
+        funknn(&args)
+    };
+    fails_with(&up(&["--scale", "0"]), "scale");
+    fails_with(&up(&["--scale", "1e6"]), "largest side");
+    fails_with(&up(&["--scale", "-2"]), "scale");
+    fails_with(&up(&["--size", "10x0"]), "output size");
+    fails_with(&up(&["--size", "banana"]), "WIDTHxHEIGHT");
+    fails_with(&up(&[]), "--scale");
+    fails_with(
+        &up(&["--scale", "2", "--size", "4x4"]),
+        "cannot be used with",
+    );
+    let cut = dir.join("cut.png");
+    let bytes = std::fs::read(&png).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    fails_with(
+        &funknn(&[
+            "upsample",
+            s(&cut),
+            "--scale",
+            "2",
+            "--model",
+            s(&model),
+            "-o",
+            s(&out),
+        ]),
+        "cut.png",
+    );
+    fails_with(
+        &funknn(&[
+            "upsample",
+            s(&png),
+            "--scale",
+            "2",
+            "--model",
+            s(&model),
+            "-o",
+            s(&dir.join("out.bmp")),
+        ]),
+        "must end in",
+    );
+    assert!(!out.exists());
 }

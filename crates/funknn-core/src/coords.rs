@@ -14,14 +14,25 @@ use crate::Result;
 /// assert_eq!(v[1], vec![0.375, 0.25]);
 /// ```
 pub fn pixel_centres(height: usize, width: usize, device: &Device) -> Result<Tensor> {
-    let mut data = Vec::with_capacity(height * width * 2);
-    for i in 0..height {
+    pixel_centres_rows(height, width, 0..height, device)
+}
+
+/// The pixel centres of rows `rows` of an `height × width` rendering: `(rows·width, 2)`.
+pub fn pixel_centres_rows(
+    height: usize,
+    width: usize,
+    rows: std::ops::Range<usize>,
+    device: &Device,
+) -> Result<Tensor> {
+    let n = rows.len() * width;
+    let mut data = Vec::with_capacity(n * 2);
+    for i in rows {
         for j in 0..width {
             data.push(((j as f64 + 0.5) / width as f64) as f32);
             data.push(((i as f64 + 0.5) / height as f64) as f32);
         }
     }
-    Ok(Tensor::from_vec(data, (height * width, 2), device)?)
+    Ok(Tensor::from_vec(data, (n, 2), device)?)
 }
 
 /// Converts the official `(row, col)` coordinates in [−½, ½) to ours: `x = col + ½`,

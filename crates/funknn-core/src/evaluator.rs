@@ -93,8 +93,9 @@ impl<'a> Evaluator<'a> {
             },
             x => x,
         };
+        // candle's own count can say 1 on VMs that report one physical core per socket.
         let threads = match options.threads {
-            0 => candle_core::utils::get_num_threads(),
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             x => x,
         }
         .max(1);
@@ -108,6 +109,15 @@ impl<'a> Evaluator<'a> {
             dtype: images.dtype(),
             device: images.device().clone(),
         })
+    }
+
+    /// The dtype the images were given in (and points must be given in).
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    pub fn device(&self) -> &candle_core::Device {
+        &self.device
     }
 
     /// The jet at `points` `(N, P, 2)`: parts `(N, P, C)`.

@@ -17,6 +17,7 @@
 
 mod activation;
 pub mod cnn;
+pub mod colormap;
 pub mod config;
 pub mod coords;
 mod error;
@@ -31,6 +32,7 @@ pub mod mlp;
 pub mod model;
 pub mod prefilter;
 mod reflect;
+pub mod render;
 pub mod rng;
 pub mod sampler;
 pub mod sampler_host;

@@ -27,7 +27,7 @@ pub enum PatchNetwork {
 pub struct EvalOptions {
     /// Points per chunk; `0` picks a cache-sized chunk for the network and jet order.
     pub chunk_points: usize,
-    /// Worker threads; `0` uses candle's thread count (the number of cores).
+    /// Worker threads; `0` uses one per available core.
     pub threads: usize,
 }
 
