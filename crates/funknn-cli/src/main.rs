@@ -8,8 +8,10 @@ use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use clap::{Parser, Subcommand};
 use funknn_core::colormap::{abs_quantile, diverging_rgb, sequential_rgb};
+use funknn_core::dataset::{ImageFolder, TrainMode};
 use funknn_core::image_io::{match_channels, read_images};
 use funknn_core::render::{mean_gradient_and_laplacian, render_tiles, value_to_u8};
+use funknn_core::train::{checkpoint_dir, TrainConfig, Trainer};
 use funknn_core::weights::write_atomic;
 use funknn_core::{
     Activation, Config, EvalOptions, Evaluator, FunkNN, JetOrder, KernelKind, Network,
@@ -75,6 +77,9 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Train a FunkNN for super-resolution on a folder of PNG/JPEG photographs. Checkpoints
+    /// go to OUT/checkpoint; a killed run continues with --resume.
+    Train(TrainArgs),
     /// Super-resolve a PNG/JPEG to any size (non-integer scales too), tile by tile.
     Upsample {
         /// Input PNG or JPEG (grey or RGB).
@@ -100,6 +105,60 @@ enum Command {
         #[command(flatten)]
         model: ModelArgs,
     },
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// Folder of training images (PNG/JPEG, at least --crop pixels on each side).
+    #[arg(long)]
+    data: PathBuf,
+    /// Output folder: the model (config.json, model.safetensors, train.json), losses.csv,
+    /// loss.png and the checkpoint.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Continue the run in OUTPUT/checkpoint (its saved settings win over these flags).
+    #[arg(long)]
+    resume: bool,
+    #[arg(long, default_value = "mlp")]
+    network: Network,
+    #[arg(long, default_value = "relu")]
+    activation: Activation,
+    #[arg(long, default_value = "bicubic")]
+    kernel: KernelKind,
+    #[arg(long, default_value_t = 3)]
+    channels: usize,
+    /// factor (input n in [N/8, N/2), target 2n), continuous or single.
+    #[arg(long, default_value = "factor")]
+    mode: TrainMode,
+    /// Side N of the random crops.
+    #[arg(long, default_value_t = 128)]
+    crop: usize,
+    /// Images per step.
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Target pixels per image and step.
+    #[arg(long, default_value_t = 512)]
+    points: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    /// Steps between learning-rate decays (0: constant).
+    #[arg(long, default_value_t = 0)]
+    lr_step: usize,
+    /// Factor of each learning-rate decay.
+    #[arg(long, default_value_t = 0.5)]
+    lr_gamma: f64,
+    /// Optimisation steps.
+    #[arg(long, default_value_t = 1000)]
+    steps: usize,
+    /// Steps between checkpoints (0: only at the end).
+    #[arg(long, default_value_t = 100)]
+    checkpoint_every: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Store the final weights as f16.
+    #[arg(long)]
+    f16: bool,
 }
 
 #[derive(clap::Args)]
@@ -163,6 +222,7 @@ fn run(cli: Cli) -> Result<()> {
             f64,
             output,
         } => points_command(&model, &image, &points, derivatives, f64, &output),
+        Command::Train(args) => train(&args),
         Command::Upsample {
             input,
             output,
@@ -176,6 +236,118 @@ fn run(cli: Cli) -> Result<()> {
             model,
         } => derivatives(&input, &output, &size, &model),
     }
+}
+
+fn train(args: &TrainArgs) -> Result<()> {
+    let checkpoint = checkpoint_dir(&args.output);
+    let mut trainer = if args.resume {
+        let t = Trainer::resume(&checkpoint)
+            .with_context(|| format!("resuming from {}", checkpoint.display()))?;
+        tracing::info!(
+            "resuming at step {} of {}",
+            t.step_count(),
+            t.config().steps
+        );
+        t
+    } else {
+        if checkpoint.exists() {
+            bail!(
+                "{} holds a run already: pass --resume to continue it, or choose another --output",
+                args.output.display()
+            );
+        }
+        let config = TrainConfig {
+            model: Config {
+                network: args.network,
+                activation: args.activation,
+                kernel: args.kernel,
+                channels: args.channels,
+                ..Config::default()
+            },
+            mode: args.mode,
+            crop: args.crop,
+            batch: args.batch,
+            points: args.points,
+            lr: args.lr,
+            lr_step: args.lr_step,
+            lr_gamma: args.lr_gamma,
+            steps: args.steps,
+            checkpoint_every: args.checkpoint_every,
+            seed: args.seed,
+        };
+        Trainer::new(config)?
+    };
+    let config = trainer.config().clone();
+    let data = ImageFolder::open(&args.data, config.model.channels, config.crop)
+        .with_context(|| format!("reading training images in {}", args.data.display()))?;
+    tracing::info!(
+        "{} training images; {} steps of {}×{} points",
+        data.len(),
+        config.steps,
+        config.batch,
+        config.points
+    );
+    let bar = indicatif::ProgressBar::new(config.steps as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} steps {msg} [{elapsed_precise} < {eta_precise}, {per_sec}]",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(trainer.step_count() as u64);
+    let mut smoothed: Option<f32> = None;
+    while !trainer.done() {
+        let loss = trainer.step(&data)?;
+        let s = smoothed.map_or(loss, |s| 0.98 * s + 0.02 * loss);
+        smoothed = Some(s);
+        bar.set_message(format!(
+            "L1 {s:.4} lr {:.1e}",
+            config.lr_at(trainer.step_count())
+        ));
+        bar.inc(1);
+        let step = trainer.step_count();
+        if config.checkpoint_every > 0 && step % config.checkpoint_every == 0 && !trainer.done() {
+            trainer.save_checkpoint(&checkpoint)?;
+            tracing::debug!("checkpoint at step {step}");
+        }
+    }
+    bar.finish_and_clear();
+    trainer.save_checkpoint(&checkpoint)?;
+    let command: Vec<String> = std::env::args().collect();
+    let storage = if args.f16 { DType::F16 } else { DType::F32 };
+    trainer
+        .save_model(&args.output, storage, &command.join(" "))
+        .with_context(|| format!("writing the model to {}", args.output.display()))?;
+    let csv: String = std::iter::once("step,l1\n".to_string())
+        .chain(
+            trainer
+                .losses()
+                .iter()
+                .enumerate()
+                .map(|(i, l)| format!("{},{l}\n", i + 1)),
+        )
+        .collect();
+    write_atomic(&args.output.join("losses.csv"), |tmp| {
+        std::fs::write(tmp, csv.as_bytes()).map_err(|e| funknn_core::Error::Invalid {
+            what: "losses.csv",
+            message: e.to_string(),
+        })
+    })?;
+    let (w, h, rgb) = funknn_core::plot::loss_curve(trainer.losses(), 50);
+    save_picture(
+        &args.output.join("loss.png"),
+        &rgb,
+        w as usize,
+        h as usize,
+        3,
+    )?;
+    tracing::info!(
+        "wrote {} (final L1 {:.4} after {} steps)",
+        args.output.display(),
+        trainer.losses().last().copied().unwrap_or(f32::NAN),
+        trainer.step_count()
+    );
+    Ok(())
 }
 
 /// The model and the input picture with the model's channel count, and the output size.

@@ -549,3 +549,79 @@ fn upsample_refuses_bad_requests_without_output() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn train_writes_a_model_and_refuses_to_overwrite_a_run() {
+    let dir = scratch("train");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for k in 0..2u32 {
+        image::RgbImage::from_fn(40, 36, |x, y| {
+            image::Rgb([(x * 6) as u8, (y * 7 + k) as u8, 90])
+        })
+        .save(data.join(format!("{k}.png")))
+        .unwrap();
+    }
+    let out = dir.join("run");
+    let args = [
+        "train",
+        "--data",
+        s(&data),
+        "-o",
+        s(&out),
+        "--crop",
+        "32",
+        "--batch",
+        "2",
+        "--points",
+        "16",
+        "--steps",
+        "4",
+        "--checkpoint-every",
+        "2",
+    ];
+    ok(&funknn(&args));
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "train.json",
+        "losses.csv",
+        "loss.png",
+        "checkpoint/state.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    // The trained folder is a model the other commands load.
+    let png = test_picture(&dir);
+    ok(&funknn(&[
+        "upsample",
+        s(&png),
+        "--scale",
+        "1.5",
+        "--model",
+        s(&out),
+        "-o",
+        s(&dir.join("up.png")),
+    ]));
+    fails_with(&funknn(&args), "--resume");
+    // Resuming a finished run changes nothing and succeeds.
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    ok(&funknn(&resume));
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    fails_with(
+        &funknn(&[
+            "train",
+            "--data",
+            s(&empty),
+            "-o",
+            s(&dir.join("run2")),
+            "--crop",
+            "32",
+            "--steps",
+            "1",
+        ]),
+        "no PNG or JPEG",
+    );
+}

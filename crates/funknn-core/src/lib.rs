@@ -16,10 +16,12 @@
 //! `tanh`) with the C² [`KernelKind::Bspline`] kernel.
 
 mod activation;
+pub mod adam;
 pub mod cnn;
 pub mod colormap;
 pub mod config;
 pub mod coords;
+pub mod dataset;
 mod error;
 pub mod evaluator;
 pub mod image_io;
@@ -30,12 +32,15 @@ pub mod kernel;
 pub mod linear;
 pub mod mlp;
 pub mod model;
+pub mod plot;
 pub mod prefilter;
 mod reflect;
 pub mod render;
+pub mod resize;
 pub mod rng;
 pub mod sampler;
 pub mod sampler_host;
+pub mod train;
 pub mod weights;
 
 pub use activation::activate_jet;

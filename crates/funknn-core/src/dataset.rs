@@ -1,0 +1,173 @@
+//! Training data for super-resolution: a folder of photographs, random crops, and
+//! low/high-resolution pairs made by antialiased downsampling.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::resize::resize_bilinear_aa;
+use crate::rng::Rng;
+use crate::{Error, Result};
+
+/// How the low (input) and high (target) sizes of a training pair are drawn from a crop of
+/// side N (DESIGN.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrainMode {
+    /// The official default: input n uniform in [N/8, N/2), target 2n.
+    Factor,
+    /// Input n uniform in [N/8, N/2), target uniform in (n, N]: every scale up to N/n.
+    Continuous,
+    /// One scale: input N/4, target N/2.
+    Single,
+}
+
+impl std::str::FromStr for TrainMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "factor" => Ok(TrainMode::Factor),
+            "continuous" => Ok(TrainMode::Continuous),
+            "single" => Ok(TrainMode::Single),
+            _ => Err(Error::invalid(
+                "training mode",
+                format!("unknown {s:?}; expected factor, continuous or single"),
+            )),
+        }
+    }
+}
+
+impl TrainMode {
+    /// `(input side, target side)` for a crop of side `crop`.
+    pub fn sizes(&self, crop: usize, rng: &mut Rng) -> (usize, usize) {
+        let lo = (crop / 8).max(2);
+        let hi = (crop / 2).max(lo + 1);
+        match self {
+            TrainMode::Factor => {
+                let n = lo + rng.below(hi - lo);
+                (n, 2 * n)
+            }
+            TrainMode::Continuous => {
+                let n = lo + rng.below(hi - lo);
+                (n, n + 1 + rng.below(crop - n))
+            }
+            TrainMode::Single => ((crop / 4).max(2), (crop / 2).max(3)),
+        }
+    }
+}
+
+/// Photographs decoded into memory as RGB or grey `(C, H, W)` f32 in [0, 1].
+pub struct ImageFolder {
+    images: Vec<(usize, usize, Vec<f32>)>,
+    channels: usize,
+    paths: Vec<PathBuf>,
+}
+
+impl ImageFolder {
+    /// Reads every PNG/JPEG directly in `dir` (sorted by name, so runs are reproducible),
+    /// converted to `channels` (1 or 3). Images smaller than `min_side` are skipped with a
+    /// warning; a folder with none left, or an undecodable file, is an error.
+    pub fn open(dir: &Path, channels: usize, min_side: usize) -> Result<Self> {
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|e| {
+                    let e = e.to_string_lossy().to_ascii_lowercase();
+                    matches!(e.as_str(), "png" | "jpg" | "jpeg")
+                })
+            })
+            .collect();
+        paths.sort();
+        let mut images = Vec::new();
+        let mut kept = Vec::new();
+        for path in paths {
+            let picture = crate::image_io::read_picture(&path, &Device::Cpu)?.unsqueeze(0)?;
+            let picture = crate::image_io::match_channels(&picture, channels)?.squeeze(0)?;
+            let (_, h, w) = picture.dims3()?;
+            if h.min(w) < min_side {
+                tracing::warn!(
+                    "{}: {w}×{h} is smaller than the {min_side}-pixel crop; skipped",
+                    path.display()
+                );
+                continue;
+            }
+            images.push((h, w, picture.flatten_all()?.to_vec1::<f32>()?));
+            kept.push(path);
+        }
+        if images.is_empty() {
+            return Err(Error::invalid(
+                "training data",
+                format!(
+                    "{}: no PNG or JPEG image of at least {min_side}×{min_side} pixels",
+                    dir.display()
+                ),
+            ));
+        }
+        Ok(ImageFolder {
+            images,
+            channels,
+            paths: kept,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.images.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.images.is_empty()
+    }
+
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// A random `crop × crop` window of a random image, `(C, crop, crop)`.
+    fn random_crop(&self, crop: usize, rng: &mut Rng) -> Vec<f32> {
+        let (h, w, data) = &self.images[rng.below(self.images.len())];
+        let (top, left) = (rng.below(h - crop + 1), rng.below(w - crop + 1));
+        let mut out = Vec::with_capacity(self.channels * crop * crop);
+        for c in 0..self.channels {
+            for y in 0..crop {
+                let row = (c * h + top + y) * w + left;
+                out.extend_from_slice(&data[row..row + crop]);
+            }
+        }
+        out
+    }
+
+    /// One batch: low-resolution inputs `(B, C, n, n)`, `points` random target pixel centres
+    /// per image `(B, P, 2)` and their target values `(B, P, C)`.
+    pub fn sample(
+        &self,
+        batch: usize,
+        crop: usize,
+        points: usize,
+        mode: TrainMode,
+        rng: &mut Rng,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let c = self.channels;
+        let (n, m) = mode.sizes(crop, rng);
+        let mut inputs = Vec::with_capacity(batch * c * n * n);
+        let mut coords = Vec::with_capacity(batch * points * 2);
+        let mut targets = Vec::with_capacity(batch * points * c);
+        for _ in 0..batch {
+            let window = self.random_crop(crop, rng);
+            inputs.extend(resize_bilinear_aa(&window, c, crop, crop, n, n));
+            let high = resize_bilinear_aa(&window, c, crop, crop, m, m);
+            for _ in 0..points {
+                let (i, j) = (rng.below(m), rng.below(m));
+                coords.push((j as f32 + 0.5) / m as f32);
+                coords.push((i as f32 + 0.5) / m as f32);
+                targets.extend((0..c).map(|ch| high[(ch * m + i) * m + j]));
+            }
+        }
+        Ok((
+            Tensor::from_vec(inputs, (batch, c, n, n), &Device::Cpu)?,
+            Tensor::from_vec(coords, (batch, points, 2), &Device::Cpu)?,
+            Tensor::from_vec(targets, (batch, points, c), &Device::Cpu)?,
+        ))
+    }
+}

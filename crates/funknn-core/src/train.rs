@@ -1,0 +1,290 @@
+//! Training a FunkNN for super-resolution, with checkpoints that resume exactly.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarMap;
+use serde::{Deserialize, Serialize};
+
+use crate::adam::Adam;
+use crate::config::Config;
+use crate::dataset::{ImageFolder, TrainMode};
+use crate::jet::JetOrder;
+use crate::model::FunkNN;
+use crate::rng::Rng;
+use crate::weights::write_atomic;
+use crate::{Error, Result};
+
+/// Every knob of a training run; saved with each checkpoint and next to the trained model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub model: Config,
+    pub mode: TrainMode,
+    /// Side of the random crops, in pixels.
+    pub crop: usize,
+    /// Images per step.
+    pub batch: usize,
+    /// Target pixels per image and step.
+    pub points: usize,
+    /// Initial learning rate of Adam.
+    pub lr: f64,
+    /// Steps between learning-rate decays (0: constant rate).
+    pub lr_step: usize,
+    /// Factor of each decay.
+    pub lr_gamma: f64,
+    /// Total optimisation steps.
+    pub steps: usize,
+    /// Steps between checkpoints (0: only at the end).
+    pub checkpoint_every: usize,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            model: Config::default(),
+            mode: TrainMode::Factor,
+            crop: 128,
+            batch: 16,
+            points: 512,
+            lr: 1e-4,
+            lr_step: 0,
+            lr_gamma: 0.5,
+            steps: 1000,
+            checkpoint_every: 100,
+            seed: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        let bad = |m: String| Err(Error::invalid("training config", m));
+        if self.crop < 16 {
+            return bad(format!("crop {} is below 16 pixels", self.crop));
+        }
+        if self.batch == 0 || self.points == 0 || self.steps == 0 {
+            return bad("batch, points and steps must be positive".into());
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !(positive(self.lr) && positive(self.lr_gamma)) {
+            return bad("lr and lr_gamma must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The learning rate after `step` steps (PyTorch's StepLR, counted in steps).
+    pub fn lr_at(&self, step: usize) -> f64 {
+        match self.lr_step {
+            0 => self.lr,
+            k => self.lr * self.lr_gamma.powi((step / k) as i32),
+        }
+    }
+}
+
+/// What a checkpoint holds besides tensors.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TrainState {
+    config: TrainConfig,
+    step: usize,
+    rng: [u64; 4],
+    losses: Vec<f32>,
+}
+
+const STATE_FILE: &str = "state.json";
+const TENSORS_FILE: &str = "checkpoint.safetensors";
+
+/// A training run in progress.
+pub struct Trainer {
+    config: TrainConfig,
+    model: FunkNN,
+    varmap: VarMap,
+    adam: Adam,
+    rng: Rng,
+    step: usize,
+    losses: Vec<f32>,
+}
+
+fn sorted_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>> {
+    let data = varmap
+        .data()
+        .lock()
+        .map_err(|_| Error::invalid("varmap", "poisoned lock"))?;
+    let mut vars: Vec<(String, Var)> = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(vars)
+}
+
+impl Trainer {
+    /// A fresh run: the model initialised from `config.seed`.
+    pub fn new(config: TrainConfig) -> Result<Self> {
+        config.validate()?;
+        let (model, varmap) = FunkNN::random(&config.model, config.seed, DType::F32, &Device::Cpu)?;
+        let adam = Adam::new(sorted_vars(&varmap)?, config.lr)?;
+        // A separate stream from the initialisation's.
+        let rng = Rng::new(config.seed ^ 0x5eed_da7a);
+        Ok(Trainer {
+            config,
+            model,
+            varmap,
+            adam,
+            rng,
+            step: 0,
+            losses: Vec::new(),
+        })
+    }
+
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    pub fn model(&self) -> &FunkNN {
+        &self.model
+    }
+
+    /// Steps taken so far.
+    pub fn step_count(&self) -> usize {
+        self.step
+    }
+
+    /// The loss of every step taken.
+    pub fn losses(&self) -> &[f32] {
+        &self.losses
+    }
+
+    pub fn done(&self) -> bool {
+        self.step >= self.config.steps
+    }
+
+    /// One optimisation step on a batch from `data`: the L1 loss between FunkNN at random
+    /// target pixels and the target image. Returns the loss.
+    pub fn step(&mut self, data: &ImageFolder) -> Result<f32> {
+        let c = &self.config;
+        let (images, points, targets) =
+            data.sample(c.batch, c.crop, c.points, c.mode, &mut self.rng)?;
+        let value = self
+            .model
+            .forward_jet(&images, &points, JetOrder::Value)?
+            .value()?;
+        let loss = (value - targets)?.abs()?.mean_all()?;
+        let loss_value = loss.to_scalar::<f32>()?;
+        if !loss_value.is_finite() {
+            return Err(Error::invalid(
+                "training",
+                format!(
+                    "the loss is {loss_value} at step {}; lower the learning rate",
+                    self.step
+                ),
+            ));
+        }
+        let grads = loss.backward()?;
+        self.adam.lr = c.lr_at(self.step);
+        self.adam.step(&grads)?;
+        self.step += 1;
+        self.losses.push(loss_value);
+        Ok(loss_value)
+    }
+
+    /// Writes a checkpoint folder atomically: weights, optimiser moments, step, RNG state and
+    /// the loss history. A run killed at any moment resumes from the last complete one.
+    pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+        let parent = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let name = dir
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "checkpoint".into());
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut tensors: HashMap<String, Tensor> = HashMap::new();
+        for (name, var) in sorted_vars(&self.varmap)? {
+            tensors.insert(format!("param.{name}"), var.as_tensor().clone());
+        }
+        for (name, t) in self.adam.state() {
+            tensors.insert(format!("adam.{name}"), t);
+        }
+        candle_core::safetensors::save(&tensors, tmp.join(TENSORS_FILE))?;
+        let state = TrainState {
+            config: self.config.clone(),
+            step: self.step,
+            rng: self.rng.state(),
+            losses: self.losses.clone(),
+        };
+        let json = serde_json::to_string_pretty(&state).map_err(|error| Error::Config {
+            path: tmp.join(STATE_FILE),
+            error,
+        })?;
+        std::fs::write(tmp.join(STATE_FILE), json)
+            .map_err(|e| Error::io(tmp.join(STATE_FILE), e))?;
+        // Swap the folders: the old checkpoint is removed only once the new one is in place.
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
+    /// Continues the run saved in `dir`: weights, optimiser, step count and RNG as they were.
+    pub fn resume(dir: &Path) -> Result<Self> {
+        let state_path = dir.join(STATE_FILE);
+        let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
+        let state: TrainState = serde_json::from_str(&text).map_err(|error| Error::Config {
+            path: state_path.clone(),
+            error,
+        })?;
+        let mut trainer = Trainer::new(state.config)?;
+        let path = dir.join(TENSORS_FILE);
+        let tensors =
+            candle_core::safetensors::load(&path, &Device::Cpu).map_err(|e| Error::Weights {
+                path: path.clone(),
+                message: format!("unreadable checkpoint: {e}"),
+            })?;
+        for (name, var) in sorted_vars(&trainer.varmap)? {
+            let t = tensors
+                .get(&format!("param.{name}"))
+                .ok_or_else(|| Error::Weights {
+                    path: dir.join(TENSORS_FILE),
+                    message: format!("missing {name}"),
+                })?;
+            var.set(t)?;
+        }
+        let adam: HashMap<String, Tensor> = tensors
+            .into_iter()
+            .filter_map(|(k, v)| k.strip_prefix("adam.").map(|s| (s.to_owned(), v)))
+            .collect();
+        trainer.adam.restore(&adam, state.step)?;
+        trainer.step = state.step;
+        trainer.rng = Rng::from_state(state.rng);
+        trainer.losses = state.losses;
+        Ok(trainer)
+    }
+
+    /// Writes the trained model folder, with `train.json` (this run's configuration) beside
+    /// `config.json` and `model.safetensors`.
+    pub fn save_model(&self, dir: &Path, storage: DType, command: &str) -> Result<()> {
+        self.model.save(dir, storage)?;
+        let info = serde_json::json!({
+            "command": command,
+            "steps": self.step,
+            "final_loss": self.losses.last(),
+            "train": self.config,
+        });
+        let text = serde_json::to_string_pretty(&info).unwrap_or_default() + "\n";
+        write_atomic(&dir.join("train.json"), |tmp| {
+            std::fs::write(tmp, text.as_bytes()).map_err(|e| Error::io(tmp, e))
+        })
+    }
+}
+
+/// Where a run in `out` keeps its checkpoint.
+pub fn checkpoint_dir(out: &Path) -> PathBuf {
+    out.join("checkpoint")
+}
