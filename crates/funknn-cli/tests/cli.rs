@@ -625,3 +625,73 @@ fn train_writes_a_model_and_refuses_to_overwrite_a_run() {
         "no PNG or JPEG",
     );
 }
+
+#[test]
+fn eval_prints_a_table_where_a_zero_net_equals_its_kernel() {
+    let dir = scratch("eval");
+    // With the network silenced, FunkNN with the bicubic kernel is bicubic interpolation
+    // (up to the border rule), so its column must match the bicubic baseline.
+    let model = zero_net_model(&dir, funknn_core::KernelKind::Bicubic);
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for k in 0..2u32 {
+        // Flat within 20 px of the crop's border, where the two border rules would differ.
+        let window = |t: u32, n: u32, crop: u32| {
+            let d = (t as f32 - (n - crop) as f32 / 2.0).min((n + crop) as f32 / 2.0 - t as f32);
+            ((d - 20.0) / 10.0).clamp(0.0, 1.0)
+        };
+        image::RgbImage::from_fn(140, 132, |x, y| {
+            let win = window(x, 140, 128) * window(y, 132, 128);
+            let v = |a: f32| {
+                (128.0 + 90.0 * win * ((x as f32 * a + y as f32 * 0.3 + k as f32) * 0.2).sin())
+                    as u8
+            };
+            image::Rgb([v(1.0), v(0.7), v(1.3)])
+        })
+        .save(data.join(format!("{k}.png")))
+        .unwrap();
+    }
+    let md = dir.join("table.md");
+    let out = funknn(&[
+        "eval",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--max-side",
+        "128",
+        "--markdown",
+        s(&md),
+    ]);
+    ok(&out);
+    let table = std::fs::read_to_string(&md).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), table.trim());
+    let rows: Vec<&str> = table.lines().skip(2).collect();
+    assert_eq!(rows.len(), 4, "{table}");
+    assert!(rows[3].contains("recursive"));
+    for row in &rows[..3] {
+        let cells: Vec<f64> = row
+            .split('|')
+            .filter_map(|c| c.trim().parse().ok())
+            .collect();
+        // funknn SNR, PSNR, bilinear SNR, PSNR, bicubic SNR, PSNR, lanczos3 SNR, PSNR
+        assert_eq!(cells.len(), 8, "{row}");
+        // They differ only in the border rule (reflection vs clamping), which a flat border
+        // makes moot.
+        assert!(
+            (cells[0] - cells[4]).abs() < 0.05,
+            "zero-net FunkNN vs bicubic: {row}"
+        );
+        assert!(cells.iter().all(|v| v.is_finite() && *v > 5.0), "{row}");
+    }
+    fails_with(
+        &funknn(&[
+            "eval",
+            "--model",
+            s(&model),
+            "--data",
+            s(&dir.join("nothing")),
+        ]),
+        "nothing",
+    );
+}

@@ -23,6 +23,7 @@ pub mod config;
 pub mod coords;
 pub mod dataset;
 mod error;
+pub mod eval;
 pub mod evaluator;
 pub mod image_io;
 mod infer;
