@@ -227,7 +227,7 @@ mod interpolator_tests {
     fn interpolators_keep_constants_and_ramps() {
         let ramp: Vec<f32> = (0..12).map(|j| j as f32).collect();
         for interp in Interpolator::ALL {
-            let out = interp.upsample(&vec![0.25; 12], 1, 1, 12, 1, 30);
+            let out = interp.upsample(&[0.25; 12], 1, 1, 12, 1, 30);
             assert!(out.iter().all(|v| (v - 0.25).abs() < 1e-6), "{interp:?}");
             // ×2: output centre i sits at input position (i + 0.5)/2 − 0.5.
             let out = interp.upsample(&ramp, 1, 1, 12, 1, 24);
