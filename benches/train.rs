@@ -41,7 +41,9 @@ fn train_step(c: &mut Criterion) {
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(config).expect("trainer");
-        g.bench_function(network.as_str(), |b| b.iter(|| trainer.step(&data).expect("step")));
+        g.bench_function(network.as_str(), |b| {
+            b.iter(|| trainer.step(&data).expect("step"))
+        });
     }
     g.finish();
     let _ = std::fs::remove_dir_all(&dir);

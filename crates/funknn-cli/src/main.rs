@@ -168,9 +168,10 @@ struct TrainArgs {
     /// Factor of each learning-rate decay.
     #[arg(long, default_value_t = 0.5)]
     lr_gamma: f64,
-    /// Optimisation steps.
-    #[arg(long, default_value_t = 1000)]
-    steps: usize,
+    /// Optimisation steps (default 1000). With --resume, a new total for the run: longer to
+    /// extend it, or the steps already taken to stop it and write the model now.
+    #[arg(long)]
+    steps: Option<usize>,
     /// Steps between checkpoints (0: only at the end).
     #[arg(long, default_value_t = 100)]
     checkpoint_every: usize,
@@ -310,8 +311,11 @@ fn eval(
 fn train(args: &TrainArgs) -> Result<()> {
     let checkpoint = checkpoint_dir(&args.output);
     let mut trainer = if args.resume {
-        let t = Trainer::resume(&checkpoint)
+        let mut t = Trainer::resume(&checkpoint)
             .with_context(|| format!("resuming from {}", checkpoint.display()))?;
+        if let Some(steps) = args.steps {
+            t.set_total_steps(steps)?;
+        }
         tracing::info!(
             "resuming at step {} of {}",
             t.step_count(),
@@ -340,7 +344,7 @@ fn train(args: &TrainArgs) -> Result<()> {
             lr: args.lr,
             lr_step: args.lr_step,
             lr_gamma: args.lr_gamma,
-            steps: args.steps,
+            steps: args.steps.unwrap_or(1000),
             checkpoint_every: args.checkpoint_every,
             seed: args.seed,
         };

@@ -608,6 +608,25 @@ fn train_writes_a_model_and_refuses_to_overwrite_a_run() {
     let mut resume = args.to_vec();
     resume.push("--resume");
     ok(&funknn(&resume));
+    // A resumed run can be extended, not shortened below what it did.
+    let base = [
+        "train",
+        "--data",
+        s(&data),
+        "-o",
+        s(&out),
+        "--resume",
+        "--steps",
+    ];
+    let with_steps = |n: &'static str| {
+        let mut v = base.to_vec();
+        v.push(n);
+        v
+    };
+    ok(&funknn(&with_steps("6")));
+    let csv = std::fs::read_to_string(out.join("losses.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 6, "{csv}");
+    fails_with(&funknn(&with_steps("2")), "fewer than");
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     fails_with(

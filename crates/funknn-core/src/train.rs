@@ -154,6 +154,22 @@ impl Trainer {
         &self.losses
     }
 
+    /// Changes the run's length: more steps to extend it, or the steps already taken to end
+    /// it now. Fewer steps than already taken is an error.
+    pub fn set_total_steps(&mut self, steps: usize) -> Result<()> {
+        if steps < self.step {
+            return Err(Error::invalid(
+                "steps",
+                format!(
+                    "{steps} is fewer than the {} steps already taken",
+                    self.step
+                ),
+            ));
+        }
+        self.config.steps = steps;
+        Ok(())
+    }
+
     pub fn done(&self) -> bool {
         self.step >= self.config.steps
     }
