@@ -4,6 +4,10 @@
 //! `cargo bench -p funknn-benches --bench train`
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+// The allocator of the `funknn` binary, whose training this measures.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use funknn_core::dataset::{ImageFolder, TrainMode};
 use funknn_core::train::{TrainConfig, Trainer};
 use funknn_core::{Activation, Config, KernelKind, Network};

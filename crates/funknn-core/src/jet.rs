@@ -114,6 +114,10 @@ impl Jet {
 
     /// Part `i` (see the table in the module docs).
     pub fn part(&self, i: usize) -> Result<Tensor> {
+        if self.order.parts() == 1 {
+            // A reshape, whose backward is free, rather than a narrow, whose backward pads.
+            return Ok(self.parts.squeeze(0)?);
+        }
         Ok(self.parts.get(i)?)
     }
 
@@ -164,10 +168,10 @@ impl Jet {
 
     /// Adds `bias` to the value part only: derivatives of a constant vanish.
     pub fn add_to_value(&self, bias: &Tensor) -> Result<Jet> {
-        let value = self.parts.narrow(0, 0, 1)?.broadcast_add(bias)?;
         if self.order.parts() == 1 {
-            return Jet::new(value, self.order);
+            return Jet::new(self.parts.broadcast_add(bias)?, self.order);
         }
+        let value = self.parts.narrow(0, 0, 1)?.broadcast_add(bias)?;
         let rest = self.parts.narrow(0, 1, self.order.parts() - 1)?;
         Jet::new(Tensor::cat(&[value, rest], 0)?, self.order)
     }
