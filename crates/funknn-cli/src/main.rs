@@ -43,18 +43,8 @@ enum Command {
         /// The checkpoint: .pt (`{'model_state_dict': ...}` or a bare state dict) or .safetensors.
         #[arg(long = "from")]
         from: PathBuf,
-        /// Patch network: mlp or cnn.
-        #[arg(long, default_value = "mlp")]
-        network: Network,
-        /// Activation: relu, sin, gelu, silu or tanh.
-        #[arg(long, default_value = "relu")]
-        activation: Activation,
-        /// Interpolation kernel: bicubic, cubic_conv, bilinear or bspline.
-        #[arg(long, default_value = "bicubic")]
-        kernel: KernelKind,
-        /// Image channels the model was trained on.
-        #[arg(long, default_value_t = 3)]
-        channels: usize,
+        #[command(flatten)]
+        architecture: ArchitectureArgs,
         /// Store the weights as f16 (half the size).
         #[arg(long)]
         f16: bool,
@@ -133,6 +123,36 @@ enum Command {
     },
 }
 
+/// The model architecture, for `import` and `train`.
+#[derive(clap::Args)]
+struct ArchitectureArgs {
+    /// Patch network: mlp or cnn.
+    #[arg(long, default_value = "mlp")]
+    network: Network,
+    /// Activation: relu, sin, gelu, silu or tanh.
+    #[arg(long, default_value = "relu")]
+    activation: Activation,
+    /// Interpolation kernel: bicubic, cubic_conv, bilinear or bspline.
+    #[arg(long, default_value = "bicubic")]
+    kernel: KernelKind,
+    /// Image channels (1 grey, 3 RGB).
+    #[arg(long, default_value_t = 3)]
+    channels: usize,
+}
+
+impl ArchitectureArgs {
+    fn config(&self, source: Option<String>) -> Config {
+        Config {
+            network: self.network,
+            activation: self.activation,
+            kernel: self.kernel,
+            channels: self.channels,
+            source,
+            ..Config::default()
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct TrainArgs {
     /// Folder of training images (PNG/JPEG, at least --crop pixels on each side).
@@ -145,14 +165,8 @@ struct TrainArgs {
     /// Continue the run in OUTPUT/checkpoint (its saved settings win over these flags).
     #[arg(long)]
     resume: bool,
-    #[arg(long, default_value = "mlp")]
-    network: Network,
-    #[arg(long, default_value = "relu")]
-    activation: Activation,
-    #[arg(long, default_value = "bicubic")]
-    kernel: KernelKind,
-    #[arg(long, default_value_t = 3)]
-    channels: usize,
+    #[command(flatten)]
+    architecture: ArchitectureArgs,
     /// factor (input n in [N/8, N/2), target 2n), continuous or single.
     #[arg(long, default_value = "factor")]
     mode: TrainMode,
@@ -234,13 +248,13 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Import {
             from,
-            network,
-            activation,
-            kernel,
-            channels,
+            architecture,
             f16,
             output,
-        } => import(&from, network, activation, kernel, channels, f16, &output),
+        } => {
+            let config = architecture.config(Some(format!("imported from {}", from.display())));
+            import(&from, &config, f16, &output)
+        }
         Command::Points {
             model,
             image,
@@ -336,13 +350,7 @@ fn train(args: &TrainArgs) -> Result<()> {
             );
         }
         let config = TrainConfig {
-            model: Config {
-                network: args.network,
-                activation: args.activation,
-                kernel: args.kernel,
-                channels: args.channels,
-                ..Config::default()
-            },
+            model: args.architecture.config(None),
             mode: args.mode,
             crop: args.crop,
             batch: args.batch,
@@ -564,24 +572,8 @@ fn derivatives(input: &Path, prefix: &Path, size: &SizeArgs, args: &ModelArgs) -
     Ok(())
 }
 
-fn import(
-    from: &Path,
-    network: Network,
-    activation: Activation,
-    kernel: KernelKind,
-    channels: usize,
-    f16: bool,
-    output: &Path,
-) -> Result<()> {
-    let config = Config {
-        network,
-        activation,
-        kernel,
-        channels,
-        source: Some(format!("imported from {}", from.display())),
-        ..Config::default()
-    };
-    let model = FunkNN::import(from, &config, DType::F32, &Device::Cpu)
+fn import(from: &Path, config: &Config, f16: bool, output: &Path) -> Result<()> {
+    let model = FunkNN::import(from, config, DType::F32, &Device::Cpu)
         .with_context(|| format!("importing {}", from.display()))?;
     let storage = if f16 { DType::F16 } else { DType::F32 };
     model
@@ -590,9 +582,9 @@ fn import(
     tracing::info!(
         "wrote {} ({} {} {}, {} parameters)",
         output.display(),
-        network,
-        activation,
-        kernel,
+        config.network,
+        config.activation,
+        config.kernel,
         model
             .parameters()
             .iter()

@@ -2,9 +2,13 @@
 //! antialias=True, align_corners=False)` and Pillow's `BILINEAR` do it: when shrinking, the
 //! triangle filter widens by the scale factor, so every input pixel contributes.
 
-/// One axis of a separable resize: for output sample i, the first input index and the
-/// normalised weights.
-fn axis_weights(n_in: usize, n_out: usize) -> Vec<(usize, Vec<f32>)> {
+/// Taps of one axis of a separable resampling: for each output sample, the input indices and
+/// their weights.
+type AxisTaps = Vec<Vec<(usize, f32)>>;
+
+/// One axis of an antialiased resize: the triangle filter widened by the shrink factor,
+/// restricted to the image and renormalised.
+fn antialiased_axis(n_in: usize, n_out: usize) -> AxisTaps {
     let scale = n_in as f64 / n_out as f64;
     let support = scale.max(1.0);
     (0..n_out)
@@ -12,16 +16,60 @@ fn axis_weights(n_in: usize, n_out: usize) -> Vec<(usize, Vec<f32>)> {
             let centre = (i as f64 + 0.5) * scale;
             let lo = ((centre - support).floor().max(0.0)) as usize;
             let hi = (((centre + support).ceil()) as usize).min(n_in);
-            let mut w: Vec<f64> = (lo..hi)
-                .map(|j| (1.0 - ((j as f64 + 0.5 - centre) / support).abs()).max(0.0))
+            let w: Vec<(usize, f64)> = (lo..hi)
+                .map(|j| {
+                    (
+                        j,
+                        (1.0 - ((j as f64 + 0.5 - centre) / support).abs()).max(0.0),
+                    )
+                })
                 .collect();
-            let sum: f64 = w.iter().sum();
-            if sum > 0.0 {
-                w.iter_mut().for_each(|x| *x /= sum);
-            }
-            (lo, w.into_iter().map(|x| x as f32).collect())
+            normalised(w)
         })
         .collect()
+}
+
+fn normalised(taps: Vec<(usize, f64)>) -> Vec<(usize, f32)> {
+    let sum: f64 = taps.iter().map(|t| t.1).sum();
+    let scale = if sum != 0.0 { 1.0 / sum } else { 0.0 };
+    taps.into_iter()
+        .map(|(j, w)| (j, (w * scale) as f32))
+        .collect()
+}
+
+/// Applies per-axis taps to a channel-first image `(C, H, W)`: rows, then columns.
+fn separable(
+    image: &[f32],
+    channels: usize,
+    height: usize,
+    width: usize,
+    ax: &AxisTaps,
+    ay: &AxisTaps,
+) -> Vec<f32> {
+    let (out_h, out_w) = (ay.len(), ax.len());
+    let mut rows = vec![0f32; channels * height * out_w];
+    for c in 0..channels {
+        for y in 0..height {
+            let src = &image[(c * height + y) * width..][..width];
+            let dst = &mut rows[(c * height + y) * out_w..][..out_w];
+            for (d, taps) in dst.iter_mut().zip(ax) {
+                *d = taps.iter().map(|&(j, w)| w * src[j]).sum();
+            }
+        }
+    }
+    let mut out = vec![0f32; channels * out_h * out_w];
+    for c in 0..channels {
+        for (y, taps) in ay.iter().enumerate() {
+            let dst = &mut out[(c * out_h + y) * out_w..][..out_w];
+            for &(j, w) in taps {
+                let src = &rows[(c * height + j) * out_w..][..out_w];
+                for (d, s) in dst.iter_mut().zip(src) {
+                    *d += w * s;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Resizes a channel-first image `(C, H, W)` (as a flat slice) to `(C, out_h, out_w)`.
@@ -40,32 +88,9 @@ pub fn resize_bilinear_aa(
     out_h: usize,
     out_w: usize,
 ) -> Vec<f32> {
-    let wx = axis_weights(width, out_w);
-    let wy = axis_weights(height, out_h);
-    // Rows first: (C, H, out_w).
-    let mut rows = vec![0f32; channels * height * out_w];
-    for c in 0..channels {
-        for y in 0..height {
-            let src = &image[(c * height + y) * width..][..width];
-            let dst = &mut rows[(c * height + y) * out_w..][..out_w];
-            for (d, (lo, w)) in dst.iter_mut().zip(&wx) {
-                *d = w.iter().zip(&src[*lo..]).map(|(a, b)| a * b).sum();
-            }
-        }
-    }
-    let mut out = vec![0f32; channels * out_h * out_w];
-    for c in 0..channels {
-        for (i, (lo, w)) in wy.iter().enumerate() {
-            let dst = &mut out[(c * out_h + i) * out_w..][..out_w];
-            for (k, &wk) in w.iter().enumerate() {
-                let src = &rows[(c * height + lo + k) * out_w..][..out_w];
-                for (d, s) in dst.iter_mut().zip(src) {
-                    *d += wk * s;
-                }
-            }
-        }
-    }
-    out
+    let ax = antialiased_axis(width, out_w);
+    let ay = antialiased_axis(height, out_h);
+    separable(image, channels, height, width, &ax, &ay)
 }
 
 #[cfg(test)]
@@ -156,27 +181,24 @@ impl Interpolator {
         }
     }
 
-    /// Taps for output sample i of an `n_in → n_out` enlargement: pixel-centre aligned,
-    /// edge pixels repeated, weights normalised.
-    fn axis(&self, n_in: usize, n_out: usize) -> Vec<Vec<(usize, f32)>> {
+    /// Taps for an `n_in → n_out` enlargement: pixel-centre aligned, edge pixels repeated.
+    fn axis(&self, n_in: usize, n_out: usize) -> AxisTaps {
         let scale = n_in as f64 / n_out as f64;
         let r = self.radius();
         (0..n_out)
             .map(|i| {
                 let x = (i as f64 + 0.5) * scale - 0.5;
                 let first = (x - r).floor() as i64 + 1;
-                let taps: Vec<(usize, f64)> = (first..first + 2 * r as i64)
-                    .map(|j| {
-                        (
-                            j.clamp(0, n_in as i64 - 1) as usize,
-                            self.weight(x - j as f64),
-                        )
-                    })
-                    .collect();
-                let sum: f64 = taps.iter().map(|t| t.1).sum();
-                taps.into_iter()
-                    .map(|(j, w)| (j, (w / sum) as f32))
-                    .collect()
+                normalised(
+                    (first..first + 2 * r as i64)
+                        .map(|j| {
+                            (
+                                j.clamp(0, n_in as i64 - 1) as usize,
+                                self.weight(x - j as f64),
+                            )
+                        })
+                        .collect(),
+                )
             })
             .collect()
     }
@@ -193,29 +215,7 @@ impl Interpolator {
     ) -> Vec<f32> {
         let ax = self.axis(width, out_w);
         let ay = self.axis(height, out_h);
-        let mut rows = vec![0f32; channels * height * out_w];
-        for c in 0..channels {
-            for y in 0..height {
-                let src = &image[(c * height + y) * width..][..width];
-                for (x, taps) in ax.iter().enumerate() {
-                    rows[(c * height + y) * out_w + x] =
-                        taps.iter().map(|&(j, w)| w * src[j]).sum();
-                }
-            }
-        }
-        let mut out = vec![0f32; channels * out_h * out_w];
-        for c in 0..channels {
-            for (y, taps) in ay.iter().enumerate() {
-                let dst = &mut out[(c * out_h + y) * out_w..][..out_w];
-                for &(j, w) in taps {
-                    let src = &rows[(c * height + j) * out_w..][..out_w];
-                    for (d, s) in dst.iter_mut().zip(src) {
-                        *d += w * s;
-                    }
-                }
-            }
-        }
-        out
+        separable(image, channels, height, width, &ax, &ay)
     }
 }
 
