@@ -225,43 +225,30 @@ fn bad_input_fails_cleanly_without_output() {
     let dir = scratch("errors");
     let (model, image, points) = setup(&dir, "bicubic");
     let out = dir.join("out.safetensors");
-    let run = |args: &[&str]| funknn(args);
-
-    // Missing image.
-    let missing = dir.join("nope.png");
-    fails_with(
-        &run(&[
+    // `funknn points` on an image and a points file, plus extra options, writing `out`.
+    let points_cmd = |image: &Path, pts: &Path, extra: &[&str]| {
+        let mut args = vec![
             "points",
             "--model",
             s(&model),
             "--image",
-            s(&missing),
+            s(image),
             "--points",
-            s(&points),
-            "-o",
-            s(&out),
-        ]),
-        "nope.png",
-    );
+            s(pts),
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["-o", s(&out)]);
+        funknn(&args)
+    };
+
+    // Missing image.
+    fails_with(&points_cmd(&dir.join("nope.png"), &points, &[]), "nope.png");
     // Truncated PNG.
     let png = dir.join("cut.png");
     image::RgbImage::new(16, 16).save(&png).unwrap();
     let bytes = std::fs::read(&png).unwrap();
     std::fs::write(&png, &bytes[..bytes.len() / 2]).unwrap();
-    fails_with(
-        &run(&[
-            "points",
-            "--model",
-            s(&model),
-            "--image",
-            s(&png),
-            "--points",
-            s(&points),
-            "-o",
-            s(&out),
-        ]),
-        "cut.png",
-    );
+    fails_with(&points_cmd(&png, &points, &[]), "cut.png");
     // Non-finite point.
     let bad = dir.join("bad.safetensors");
     save(
@@ -269,61 +256,23 @@ fn bad_input_fails_cleanly_without_output() {
         "points",
         Tensor::new(&[[0.5f32, 0.5], [f32::NAN, 0.1]], &Device::Cpu).unwrap(),
     );
-    fails_with(
-        &run(&[
-            "points",
-            "--model",
-            s(&model),
-            "--image",
-            s(&image),
-            "--points",
-            s(&bad),
-            "-o",
-            s(&out),
-        ]),
-        "not finite",
-    );
+    fails_with(&points_cmd(&image, &bad, &[]), "not finite");
     // Wrong-shaped points.
     save(
         &bad,
         "points",
         Tensor::zeros((4, 3), DType::F32, &Device::Cpu).unwrap(),
     );
-    fails_with(
-        &run(&[
-            "points",
-            "--model",
-            s(&model),
-            "--image",
-            s(&image),
-            "--points",
-            s(&bad),
-            "-o",
-            s(&out),
-        ]),
-        "points must be",
-    );
+    fails_with(&points_cmd(&image, &bad, &[]), "points must be");
     // Unknown option value.
     fails_with(
-        &run(&[
-            "points",
-            "--model",
-            s(&model),
-            "--image",
-            s(&image),
-            "--points",
-            s(&points),
-            "--derivatives",
-            "third",
-            "-o",
-            s(&out),
-        ]),
+        &points_cmd(&image, &points, &["--derivatives", "third"]),
         "third",
     );
     // Weights that do not fit the architecture.
     let wrong = dir.join("wrong");
     fails_with(
-        &run(&[
+        &funknn(&[
             "import",
             "--from",
             s(&golden_dir().join("funknn_mlp_relu.pt")),
@@ -342,20 +291,7 @@ fn bad_input_fails_cleanly_without_output() {
         cfg.replace("\"channels\": 3", "\"channels\": 1"),
     )
     .unwrap();
-    fails_with(
-        &run(&[
-            "points",
-            "--model",
-            s(&model),
-            "--image",
-            s(&image),
-            "--points",
-            s(&points),
-            "-o",
-            s(&out),
-        ]),
-        "shape",
-    );
+    fails_with(&points_cmd(&image, &points, &[]), "shape");
     assert!(!out.exists(), "a failed run left {}", out.display());
     let leftovers: Vec<_> = std::fs::read_dir(&*dir)
         .unwrap()
