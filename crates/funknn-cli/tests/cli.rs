@@ -127,6 +127,16 @@ fn setup(dir: &Path, kernel: &str) -> (PathBuf, PathBuf, PathBuf) {
         s(&model),
     ]));
     assert!(model.join("config.json").is_file() && model.join("model.safetensors").is_file());
+    #[cfg(unix)]
+    {
+        // Model folders are shared: other users must be able to read the weights.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(model.join("model.safetensors"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o044, 0o044, "model.safetensors has mode {mode:o}");
+    }
     let g = golden();
     let image = dir.join("image.safetensors");
     save(&image, "image", g["image"].clone());

@@ -13,7 +13,7 @@ use crate::dataset::{ImageFolder, TrainMode};
 use crate::jet::JetOrder;
 use crate::model::FunkNN;
 use crate::rng::Rng;
-use crate::weights::write_atomic;
+use crate::weights::{make_readable, write_atomic};
 use crate::{Error, Result};
 
 /// Every knob of a training run; saved with each checkpoint and next to the trained model.
@@ -226,6 +226,7 @@ impl Trainer {
             tensors.insert(format!("adam.{name}"), t);
         }
         candle_core::safetensors::save(&tensors, tmp.join(TENSORS_FILE))?;
+        make_readable(&tmp.join(TENSORS_FILE))?;
         let state = TrainState {
             config: self.config.clone(),
             step: self.step,

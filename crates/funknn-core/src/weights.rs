@@ -22,12 +22,28 @@ pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Res
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
     let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result =
-        write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    let result = write(&tmp)
+        .and_then(|()| make_readable(&tmp))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Gives a file we wrote the usual `rw-r--r--` mode. candle's safetensors writer goes through
+/// a private temporary file (mode 0600), which would leave model folders unreadable to
+/// other users.
+pub(crate) fn make_readable(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Reads named tensors from a `.safetensors` file or a PyTorch pickle (`.pt`, `.pth`,
