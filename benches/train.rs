@@ -27,7 +27,7 @@ fn synthetic_folder() -> std::path::PathBuf {
 
 fn train_step(c: &mut Criterion) {
     let dir = synthetic_folder();
-    let data = ImageFolder::open(&dir, 3, 128).expect("data");
+    let data = ImageFolder::open(&dir, 3, 128, 0).expect("data");
     let mut g = c.benchmark_group("train_step_64x512");
     g.sample_size(10);
     for network in [Network::Mlp, Network::Cnn] {

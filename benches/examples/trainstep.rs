@@ -6,7 +6,7 @@ use funknn_core::{Config, FunkNN, JetOrder, Rng};
 use std::time::Instant;
 fn main() {
     let dir = std::env::args().nth(1).unwrap();
-    let data = ImageFolder::open(std::path::Path::new(&dir), 3, 128).unwrap();
+    let data = ImageFolder::open(std::path::Path::new(&dir), 3, 128, 0).unwrap();
     let (model, _vars) =
         FunkNN::random(&Config::default(), 0, candle_core::DType::F32, &Device::Cpu).unwrap();
     let mut rng = Rng::new(1);

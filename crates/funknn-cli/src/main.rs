@@ -11,6 +11,7 @@ use funknn_core::colormap::{abs_quantile, diverging_rgb, sequential_rgb};
 use funknn_core::dataset::{ImageFolder, TrainMode};
 use funknn_core::eval::{evaluate_folder, Scale};
 use funknn_core::image_io::{match_channels, read_images};
+use funknn_core::init::InitScheme;
 use funknn_core::render::{mean_gradient_and_laplacian, render_tiles, value_to_u8};
 use funknn_core::train::{checkpoint_dir, TrainConfig, Trainer};
 use funknn_core::weights::write_atomic;
@@ -188,6 +189,9 @@ struct TrainArgs {
     /// Factor of each learning-rate decay.
     #[arg(long, default_value_t = 0.5)]
     lr_gamma: f64,
+    /// Cosine decay of the learning rate to 0 over the run (instead of --lr-step).
+    #[arg(long)]
+    cosine: bool,
     /// Optimisation steps (default 1000). With --resume, a new total for the run: longer to
     /// extend it, or the steps already taken to stop it and write the model now.
     #[arg(long)]
@@ -197,6 +201,13 @@ struct TrainArgs {
     checkpoint_every: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Initialisation: he (default: trains the deep ReLU MLP well) or pytorch (the
+    /// official code's, which stalls at the interpolation baseline on photographs).
+    #[arg(long, default_value = "he")]
+    init: InitScheme,
+    /// Downscale training images so that their longer side is at most this (0: keep).
+    #[arg(long, default_value_t = 0)]
+    max_side: usize,
     /// Store the final weights as f16.
     #[arg(long)]
     f16: bool,
@@ -358,15 +369,23 @@ fn train(args: &TrainArgs) -> Result<()> {
             lr: args.lr,
             lr_step: args.lr_step,
             lr_gamma: args.lr_gamma,
+            cosine: args.cosine,
             steps: args.steps.unwrap_or(1000),
             checkpoint_every: args.checkpoint_every,
             seed: args.seed,
+            init: args.init,
+            max_side: args.max_side,
         };
         Trainer::new(config)?
     };
     let config = trainer.config().clone();
-    let data = ImageFolder::open(&args.data, config.model.channels, config.crop)
-        .with_context(|| format!("reading training images in {}", args.data.display()))?;
+    let data = ImageFolder::open(
+        &args.data,
+        config.model.channels,
+        config.crop,
+        config.max_side,
+    )
+    .with_context(|| format!("reading training images in {}", args.data.display()))?;
     tracing::info!(
         "{} training images; {} steps of {}×{} points",
         data.len(),
@@ -382,13 +401,22 @@ fn train(args: &TrainArgs) -> Result<()> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_position(trainer.step_count() as u64);
-    let mut smoothed: Option<f32> = None;
+    let kernel = config.model.kernel;
+    // Mean L1 over the last `window` steps, and its ratio to the plain interpolation's on the
+    // same batches: below 1 means the network adds something.
+    let recent = |t: &Trainer, window: usize| {
+        let (l, b) = (t.losses(), t.baselines());
+        let from = l.len().saturating_sub(window.max(1));
+        let loss: f32 = l[from..].iter().sum::<f32>() / (l.len() - from).max(1) as f32;
+        let base: f32 = b[from.min(b.len())..].iter().sum();
+        let base = base / (b.len().saturating_sub(from)).max(1) as f32;
+        format!("L1 {loss:.4} = {:.3} × {kernel}'s", loss / base)
+    };
     while !trainer.done() {
-        let loss = trainer.step(&data)?;
-        let s = smoothed.map_or(loss, |s| 0.98 * s + 0.02 * loss);
-        smoothed = Some(s);
+        trainer.step(&data)?;
         bar.set_message(format!(
-            "L1 {s:.4} lr {:.1e}",
+            "{} lr {:.1e}",
+            recent(&trainer, 50),
             config.lr_at(trainer.step_count())
         ));
         bar.inc(1);
@@ -396,7 +424,12 @@ fn train(args: &TrainArgs) -> Result<()> {
         if config.checkpoint_every > 0 && step % config.checkpoint_every == 0 && !trainer.done() {
             trainer.save_checkpoint(&checkpoint)?;
             // A line per checkpoint too: the bar is hidden when stderr is not a terminal.
-            tracing::info!("step {step}/{}: L1 {s:.4}, checkpoint saved", config.steps);
+            tracing::info!(
+                "step {step}/{}: {} (last {} steps), checkpoint saved",
+                config.steps,
+                recent(&trainer, config.checkpoint_every),
+                config.checkpoint_every
+            );
         }
     }
     bar.finish_and_clear();
@@ -406,14 +439,12 @@ fn train(args: &TrainArgs) -> Result<()> {
     trainer
         .save_model(&args.output, storage, &command.join(" "))
         .with_context(|| format!("writing the model to {}", args.output.display()))?;
-    let csv: String = std::iter::once("step,l1\n".to_string())
-        .chain(
-            trainer
-                .losses()
-                .iter()
-                .enumerate()
-                .map(|(i, l)| format!("{},{l}\n", i + 1)),
-        )
+    let baselines = trainer.baselines();
+    let csv: String = std::iter::once("step,l1,interpolation_l1\n".to_string())
+        .chain(trainer.losses().iter().enumerate().map(|(i, l)| {
+            let b = baselines.get(i).map_or(String::new(), |b| b.to_string());
+            format!("{},{l},{b}\n", i + 1)
+        }))
         .collect();
     write_atomic(&args.output.join("losses.csv"), |tmp| {
         std::fs::write(tmp, csv.as_bytes()).map_err(|e| funknn_core::Error::Invalid {
@@ -421,7 +452,7 @@ fn train(args: &TrainArgs) -> Result<()> {
             message: e.to_string(),
         })
     })?;
-    let (w, h, rgb) = funknn_core::plot::loss_curve(trainer.losses(), 50);
+    let (w, h, rgb) = funknn_core::plot::loss_curve(trainer.losses(), trainer.baselines(), 50);
     save_picture(
         &args.output.join("loss.png"),
         &rgb,

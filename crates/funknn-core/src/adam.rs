@@ -41,12 +41,26 @@ impl Adam {
 
     /// Updates every parameter that has a gradient.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
+        let named: HashMap<String, Tensor> = self
+            .params
+            .iter()
+            .filter_map(|(name, var)| {
+                grads
+                    .get(var.as_tensor())
+                    .map(|g| (name.clone(), g.clone()))
+            })
+            .collect();
+        self.step_named(&named)
+    }
+
+    /// Updates every parameter with a gradient in `grads`, by parameter name.
+    pub fn step_named(&mut self, grads: &HashMap<String, Tensor>) -> Result<()> {
         self.step += 1;
         let t = self.step as i32;
         let bc1 = 1.0 - self.beta1.powi(t);
         let bc2 = 1.0 - self.beta2.powi(t);
         for (name, var) in &self.params {
-            let Some(g) = grads.get(var.as_tensor()) else {
+            let Some(g) = grads.get(name) else {
                 continue;
             };
             let m = ((&self.first[name] * self.beta1)? + (g * (1.0 - self.beta1))?)?;

@@ -66,9 +66,11 @@ pub struct ImageFolder {
 
 impl ImageFolder {
     /// Reads every PNG/JPEG directly in `dir` (sorted by name, so runs are reproducible),
-    /// converted to `channels` (1 or 3). Images smaller than `min_side` are skipped with a
-    /// warning; a folder with none left, or an undecodable file, is an error.
-    pub fn open(dir: &Path, channels: usize, min_side: usize) -> Result<Self> {
+    /// converted to `channels` (1 or 3). With `max_side > 0`, an image whose longer side
+    /// exceeds it is downscaled (antialiased bilinear) to that longer side. Images then
+    /// smaller than `min_side` are skipped with a warning; a folder with none left, or an
+    /// undecodable file, is an error.
+    pub fn open(dir: &Path, channels: usize, min_side: usize, max_side: usize) -> Result<Self> {
         let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -85,7 +87,17 @@ impl ImageFolder {
         for path in paths {
             let picture = crate::image_io::read_picture(&path, &Device::Cpu)?.unsqueeze(0)?;
             let picture = crate::image_io::match_channels(&picture, channels)?.squeeze(0)?;
-            let (_, h, w) = picture.dims3()?;
+            let (_, mut h, mut w) = picture.dims3()?;
+            let mut data = picture.flatten_all()?.to_vec1::<f32>()?;
+            if max_side > 0 && h.max(w) > max_side {
+                let scale = max_side as f64 / h.max(w) as f64;
+                let (h2, w2) = (
+                    ((h as f64 * scale).round() as usize).max(1),
+                    ((w as f64 * scale).round() as usize).max(1),
+                );
+                data = resize_bilinear_aa(&data, channels, h, w, h2, w2);
+                (h, w) = (h2, w2);
+            }
             if h.min(w) < min_side {
                 tracing::warn!(
                     "{}: {w}×{h} is smaller than the {min_side}-pixel crop; skipped",
@@ -93,7 +105,7 @@ impl ImageFolder {
                 );
                 continue;
             }
-            images.push((h, w, picture.flatten_all()?.to_vec1::<f32>()?));
+            images.push((h, w, data));
             kept.push(path);
         }
         if images.is_empty() {

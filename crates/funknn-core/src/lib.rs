@@ -42,6 +42,7 @@ pub mod rng;
 pub mod sampler;
 pub mod sampler_host;
 pub mod train;
+mod train_host;
 pub mod weights;
 
 pub use activation::activate_jet;

@@ -9,7 +9,7 @@ use candle_nn::{VarBuilder, VarMap};
 use crate::cnn::Cnn;
 use crate::config::{Config, Network};
 use crate::evaluator::Evaluator;
-use crate::init::{init_parameters, parameter_specs};
+use crate::init::{init_parameters, parameter_specs, InitScheme};
 use crate::jet::{Jet, JetOrder};
 use crate::mlp::{Mlp, PATCH_MLP_HIDDEN};
 use crate::sampler::PatchSampler;
@@ -128,6 +128,17 @@ impl FunkNN {
         dtype: DType,
         device: &Device,
     ) -> Result<(Self, VarMap)> {
+        Self::random_with(config, InitScheme::Pytorch, seed, dtype, device)
+    }
+
+    /// A freshly initialised, trainable model under the initialisation `scheme`.
+    pub fn random_with(
+        config: &Config,
+        scheme: InitScheme,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<(Self, VarMap)> {
         config.validate()?;
         let varmap = VarMap::new();
         {
@@ -135,7 +146,7 @@ impl FunkNN {
                 .data()
                 .lock()
                 .map_err(|_| Error::invalid("varmap", "poisoned lock"))?;
-            for (name, t) in init_parameters(config, seed, dtype, device)? {
+            for (name, t) in init_parameters(config, scheme, seed, dtype, device)? {
                 data.insert(name, Var::from_tensor(&t)?);
             }
         }

@@ -55,6 +55,13 @@ impl Rng {
         lo + (hi - lo) * self.uniform()
     }
 
+    /// Standard normal (Box–Muller; one draw per call keeps the state simple to save).
+    pub fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.uniform();
+        let v = self.uniform();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+
     /// Uniform integer in [0, n).
     pub fn below(&mut self, n: usize) -> usize {
         (self.uniform() * n as f64) as usize % n.max(1)

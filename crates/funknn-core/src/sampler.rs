@@ -102,7 +102,7 @@ impl PatchSampler {
     }
 
     /// Per-sample offsets `δ_k` in pixels at unit receptive field, for an n-pixel axis.
-    fn unit_offsets(&self, n: usize) -> Vec<f64> {
+    pub(crate) fn unit_offsets(&self, n: usize) -> Vec<f64> {
         let w = self.patch_size as f64;
         let scale = (w - 1.0) / (n as f64 - 1.0) * n as f64 / 2.0;
         (0..self.patch_size)

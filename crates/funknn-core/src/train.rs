@@ -10,9 +10,12 @@ use serde::{Deserialize, Serialize};
 use crate::adam::Adam;
 use crate::config::Config;
 use crate::dataset::{ImageFolder, TrainMode};
+use crate::init::InitScheme;
 use crate::jet::JetOrder;
 use crate::model::FunkNN;
 use crate::rng::Rng;
+use crate::sampler_host::HostImages;
+use crate::train_host::mlp_l1_gradients;
 use crate::weights::{make_readable, write_atomic};
 use crate::{Error, Result};
 
@@ -33,11 +36,22 @@ pub struct TrainConfig {
     pub lr_step: usize,
     /// Factor of each decay.
     pub lr_gamma: f64,
+    /// Cosine decay from `lr` to 0 over `steps` instead (lr_step is then ignored).
+    #[serde(default)]
+    pub cosine: bool,
     /// Total optimisation steps.
     pub steps: usize,
     /// Steps between checkpoints (0: only at the end).
     pub checkpoint_every: usize,
     pub seed: u64,
+    /// How the fresh model is initialised.
+    #[serde(default)]
+    pub init: InitScheme,
+    /// Photographs are downscaled at load so that their longer side is at most this (0:
+    /// kept as they are). Large photographs are soft at full resolution: crops of them teach
+    /// little about edges.
+    #[serde(default)]
+    pub max_side: usize,
 }
 
 impl Default for TrainConfig {
@@ -51,9 +65,12 @@ impl Default for TrainConfig {
             lr: 1e-4,
             lr_step: 0,
             lr_gamma: 0.5,
+            cosine: false,
             steps: 1000,
             checkpoint_every: 100,
             seed: 0,
+            init: InitScheme::He,
+            max_side: 0,
         }
     }
 }
@@ -75,13 +92,89 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// The learning rate after `step` steps (PyTorch's StepLR, counted in steps).
+    /// The learning rate after `step` steps: cosine decay to 0 at `steps`, or PyTorch's
+    /// StepLR counted in steps.
     pub fn lr_at(&self, step: usize) -> f64 {
+        if self.cosine {
+            let t = (step as f64 / self.steps.max(1) as f64).min(1.0);
+            return self.lr * 0.5 * (1.0 + (std::f64::consts::PI * t).cos());
+        }
         match self.lr_step {
             0 => self.lr,
             k => self.lr * self.lr_gamma.powi((step / k) as i32),
         }
     }
+}
+
+/// The mean absolute error of `model` at `points` `(N, P, 2)` of `images` against `targets`
+/// `(N, P, C)`, and its gradient by parameter name. An MLP goes through the graph-free CPU
+/// path (the same numbers, several times faster); a CNN through candle's backprop.
+pub fn l1_gradients(
+    model: &FunkNN,
+    images: &Tensor,
+    points: &Tensor,
+    targets: &Tensor,
+) -> Result<(f32, HashMap<String, Tensor>)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if images.device().is_cpu()
+        && model
+            .parameters()
+            .iter()
+            .all(|(_, t)| t.dtype() == DType::F32)
+    {
+        if let Some(r) = mlp_l1_gradients(model, images, points, targets, threads)? {
+            return Ok(r);
+        }
+    }
+    l1_gradients_graph(model, images, points, targets)
+}
+
+/// [`l1_gradients`] through candle's backprop, for any network, device and dtype.
+pub fn l1_gradients_graph(
+    model: &FunkNN,
+    images: &Tensor,
+    points: &Tensor,
+    targets: &Tensor,
+) -> Result<(f32, HashMap<String, Tensor>)> {
+    let value = model
+        .forward_jet(images, points, JetOrder::Value)?
+        .value()?;
+    let loss = (value - targets)?.abs()?.mean_all()?;
+    let grads = loss.backward()?;
+    let mut out = HashMap::new();
+    for (name, t) in model.parameters() {
+        if let Some(g) = grads.get(t) {
+            out.insert(name.clone(), g.clone());
+        }
+    }
+    Ok((loss.to_dtype(DType::F32)?.to_scalar::<f32>()?, out))
+}
+
+/// The mean absolute error of the model's kernel interpolation alone (the patch centre) at
+/// `points` of `images` against `targets`.
+pub fn interpolation_l1(
+    model: &FunkNN,
+    images: &Tensor,
+    points: &Tensor,
+    targets: &Tensor,
+) -> Result<f32> {
+    let (n, p, _) = points.dims3()?;
+    let c = model.config().channels;
+    let w = model.config().patch_size;
+    let sampler = model.sampler();
+    let host = HostImages::<f32>::new(&sampler.prepare(images)?)?;
+    let patch = sampler
+        .sample_host(&host, points, JetOrder::Value)?
+        .value()?;
+    let centre = patch
+        .narrow(2, w / 2, 1)?
+        .narrow(3, w / 2, 1)?
+        .reshape((n, p, c))?;
+    Ok((centre - targets)?
+        .abs()?
+        .mean_all()?
+        .to_dtype(DType::F32)?
+        .to_scalar::<f32>()?)
 }
 
 /// What a checkpoint holds besides tensors.
@@ -91,6 +184,8 @@ struct TrainState {
     step: usize,
     rng: [u64; 4],
     losses: Vec<f32>,
+    #[serde(default)]
+    baselines: Vec<f32>,
 }
 
 const STATE_FILE: &str = "state.json";
@@ -105,6 +200,7 @@ pub struct Trainer {
     rng: Rng,
     step: usize,
     losses: Vec<f32>,
+    baselines: Vec<f32>,
 }
 
 fn sorted_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>> {
@@ -121,7 +217,13 @@ impl Trainer {
     /// A fresh run: the model initialised from `config.seed`.
     pub fn new(config: TrainConfig) -> Result<Self> {
         config.validate()?;
-        let (model, varmap) = FunkNN::random(&config.model, config.seed, DType::F32, &Device::Cpu)?;
+        let (model, varmap) = FunkNN::random_with(
+            &config.model,
+            config.init,
+            config.seed,
+            DType::F32,
+            &Device::Cpu,
+        )?;
         let adam = Adam::new(sorted_vars(&varmap)?, config.lr)?;
         // A separate stream from the initialisation's.
         let rng = Rng::new(config.seed ^ 0x5eed_da7a);
@@ -133,6 +235,7 @@ impl Trainer {
             rng,
             step: 0,
             losses: Vec::new(),
+            baselines: Vec::new(),
         })
     }
 
@@ -152,6 +255,12 @@ impl Trainer {
     /// The loss of every step taken.
     pub fn losses(&self) -> &[f32] {
         &self.losses
+    }
+
+    /// For every step taken, the loss of the plain interpolation (the model's kernel, the
+    /// patch centre alone) on the same batch: the model learns something only below it.
+    pub fn baselines(&self) -> &[f32] {
+        &self.baselines
     }
 
     /// Changes the run's length: more steps to extend it, or the steps already taken to end
@@ -180,12 +289,7 @@ impl Trainer {
         let c = &self.config;
         let (images, points, targets) =
             data.sample(c.batch, c.crop, c.points, c.mode, &mut self.rng)?;
-        let value = self
-            .model
-            .forward_jet(&images, &points, JetOrder::Value)?
-            .value()?;
-        let loss = (value - targets)?.abs()?.mean_all()?;
-        let loss_value = loss.to_scalar::<f32>()?;
+        let (loss_value, grads) = l1_gradients(&self.model, &images, &points, &targets)?;
         if !loss_value.is_finite() {
             return Err(Error::invalid(
                 "training",
@@ -195,11 +299,12 @@ impl Trainer {
                 ),
             ));
         }
-        let grads = loss.backward()?;
         self.adam.lr = c.lr_at(self.step);
-        self.adam.step(&grads)?;
+        self.adam.step_named(&grads)?;
+        let baseline = interpolation_l1(&self.model, &images, &points, &targets)?;
         self.step += 1;
         self.losses.push(loss_value);
+        self.baselines.push(baseline);
         Ok(loss_value)
     }
 
@@ -232,6 +337,7 @@ impl Trainer {
             step: self.step,
             rng: self.rng.state(),
             losses: self.losses.clone(),
+            baselines: self.baselines.clone(),
         };
         let json = serde_json::to_string_pretty(&state).map_err(|error| Error::Config {
             path: tmp.join(STATE_FILE),
@@ -281,6 +387,7 @@ impl Trainer {
         trainer.step = state.step;
         trainer.rng = Rng::from_state(state.rng);
         trainer.losses = state.losses;
+        trainer.baselines = state.baselines;
         Ok(trainer)
     }
 
