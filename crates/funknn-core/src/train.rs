@@ -15,6 +15,7 @@ use crate::jet::JetOrder;
 use crate::model::FunkNN;
 use crate::rng::Rng;
 use crate::sampler_host::HostImages;
+pub use crate::train_host::export_centred;
 use crate::train_host::mlp_l1_gradients;
 use crate::weights::{make_readable, write_atomic};
 use crate::{Error, Result};
@@ -36,6 +37,10 @@ pub struct TrainConfig {
     pub lr_step: usize,
     /// Factor of each decay.
     pub lr_gamma: f64,
+    /// Train the MLP on centred patches (see [`export_centred`]); the saved model is an
+    /// ordinary one. MLP only.
+    #[serde(default)]
+    pub centre_patches: bool,
     /// Cosine decay from `lr` to 0 over `steps` instead (lr_step is then ignored).
     #[serde(default)]
     pub cosine: bool,
@@ -66,6 +71,7 @@ impl Default for TrainConfig {
             lr_step: 0,
             lr_gamma: 0.5,
             cosine: false,
+            centre_patches: true,
             steps: 1000,
             checkpoint_every: 100,
             seed: 0,
@@ -84,6 +90,9 @@ impl TrainConfig {
         }
         if self.batch == 0 || self.points == 0 || self.steps == 0 {
             return bad("batch, points and steps must be positive".into());
+        }
+        if self.centre_patches && self.model.network != crate::config::Network::Mlp {
+            return bad("centred patches are for the MLP only".into());
         }
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !(positive(self.lr) && positive(self.lr_gamma)) {
@@ -109,11 +118,14 @@ impl TrainConfig {
 /// The mean absolute error of `model` at `points` `(N, P, 2)` of `images` against `targets`
 /// `(N, P, C)`, and its gradient by parameter name. An MLP goes through the graph-free CPU
 /// path (the same numbers, several times faster); a CNN through candle's backprop.
+/// `centred`: the MLP's first layer sees centred patches (CPU f32 MLP only; see
+/// [`export_centred`]).
 pub fn l1_gradients(
     model: &FunkNN,
     images: &Tensor,
     points: &Tensor,
     targets: &Tensor,
+    centred: bool,
 ) -> Result<(f32, HashMap<String, Tensor>)> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if images.device().is_cpu()
@@ -122,9 +134,15 @@ pub fn l1_gradients(
             .iter()
             .all(|(_, t)| t.dtype() == DType::F32)
     {
-        if let Some(r) = mlp_l1_gradients(model, images, points, targets, threads)? {
+        if let Some(r) = mlp_l1_gradients(model, images, points, targets, threads, centred)? {
             return Ok(r);
         }
+    }
+    if centred {
+        return Err(Error::invalid(
+            "training",
+            "centred patches need an f32 MLP on the CPU",
+        ));
     }
     l1_gradients_graph(model, images, points, targets)
 }
@@ -243,8 +261,30 @@ impl Trainer {
         &self.config
     }
 
-    pub fn model(&self) -> &FunkNN {
-        &self.model
+    /// The model as trained so far, as an ordinary FunkNN (with centred patches, the first
+    /// layer converted; see [`export_centred`]).
+    pub fn model(&self) -> Result<FunkNN> {
+        if !self.config.centre_patches {
+            return Ok(self.model.clone());
+        }
+        let mut tensors: HashMap<String, Tensor> = HashMap::new();
+        for (name, t) in self.model.parameters() {
+            tensors.insert(name.clone(), t.detach());
+        }
+        let c = &self.config.model;
+        let first = "MLP.0.weight";
+        let w = tensors
+            .get(first)
+            .ok_or_else(|| Error::invalid("training", format!("the model has no {first}")))?;
+        let exported = export_centred(w, c.channels, c.patch_size)?;
+        tensors.insert(first.into(), exported);
+        FunkNN::from_tensors(
+            c,
+            tensors,
+            DType::F32,
+            &Device::Cpu,
+            Path::new("training run"),
+        )
     }
 
     /// Steps taken so far.
@@ -289,7 +329,13 @@ impl Trainer {
         let c = &self.config;
         let (images, points, targets) =
             data.sample(c.batch, c.crop, c.points, c.mode, &mut self.rng)?;
-        let (loss_value, grads) = l1_gradients(&self.model, &images, &points, &targets)?;
+        let (loss_value, grads) = l1_gradients(
+            &self.model,
+            &images,
+            &points,
+            &targets,
+            self.config.centre_patches,
+        )?;
         if !loss_value.is_finite() {
             return Err(Error::invalid(
                 "training",
@@ -394,7 +440,7 @@ impl Trainer {
     /// Writes the trained model folder, with `train.json` (this run's configuration) beside
     /// `config.json` and `model.safetensors`.
     pub fn save_model(&self, dir: &Path, storage: DType, command: &str) -> Result<()> {
-        self.model.save(dir, storage)?;
+        self.model()?.save(dir, storage)?;
         let info = serde_json::json!({
             "command": command,
             "steps": self.step,

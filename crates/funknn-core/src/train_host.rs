@@ -169,6 +169,9 @@ struct Step<'a> {
     dy: Vec<f64>,
     /// dL/du for a unit error sign: 1 / (number of loss terms).
     scale: f32,
+    /// Whether the first layer sees the patch with its centre subtracted (see
+    /// [`export_centred`]).
+    centred: bool,
 }
 
 impl Step<'_> {
@@ -185,7 +188,15 @@ impl Step<'_> {
         let w = sampler.patch_size();
         let cww = c * w * w;
         let pts = &self.points[start..start + len];
-        let patch = sampler.sample_host_raw(self.images, pts, JetOrder::Gradient)?;
+        let mut patch = sampler.sample_host_raw(self.images, pts, JetOrder::Gradient)?;
+        let centre = (w / 2) * w + w / 2;
+        if self.centred {
+            for sample in patch[..len * cww].chunks_exact_mut(w * w) {
+                let v = sample[centre];
+                sample.iter_mut().for_each(|s| *s -= v);
+                sample[centre] = v;
+            }
+        }
         let n_layers = self.layers.len();
         // buf[2l]: input of layer l+1 (activation); buf[2l+1]: σ′ of layer l (or its
         // pre-activation for the sine, which needs it for ω's gradient).
@@ -235,7 +246,6 @@ impl Step<'_> {
             }
         }
         // The L1 loss on u = net + patch centre, and dL/du.
-        let centre = (w / 2) * w + w / 2;
         let mut grad = std::mem::take(&mut buf[2 * n_layers - 2]);
         for (row, out) in grad.chunks_exact_mut(c).enumerate() {
             for (ch, v) in out.iter_mut().enumerate() {
@@ -328,15 +338,44 @@ fn host_vec(t: &Tensor) -> Result<Vec<f32>> {
         .to_vec1::<f32>()?)
 }
 
+/// The first-layer weight `[out, C·w·w]` of the official model that computes what
+/// `weight` computes on centred patches: every sample but the centre minus the centre, per
+/// channel. Photographs' patches are nearly constant, so the plain inputs are dominated by
+/// their mean; Adam then normalises every first-layer weight by a gradient that is mostly
+/// that mean, and the differences between samples, which carry the detail, barely train.
+/// Centring is a linear change of the first layer, so the trained model is an ordinary one.
+pub fn export_centred(weight: &Tensor, channels: usize, patch_size: usize) -> Result<Tensor> {
+    let (out, inputs) = weight.dims2()?;
+    let ww = patch_size * patch_size;
+    if inputs != channels * ww {
+        return Err(Error::Shape {
+            name: "first-layer weight",
+            expected: format!("(out, {})", channels * ww),
+            got: weight.dims().to_vec(),
+        });
+    }
+    let centre = (patch_size / 2) * patch_size + patch_size / 2;
+    let mut w = host_vec(weight)?;
+    for row in w.chunks_exact_mut(inputs) {
+        for sample in row.chunks_exact_mut(ww) {
+            let others: f32 = sample.iter().sum::<f32>() - sample[centre];
+            sample[centre] -= others;
+        }
+    }
+    Ok(Tensor::from_vec(w, (out, inputs), weight.device())?.to_dtype(weight.dtype())?)
+}
+
 /// The mean absolute error of `model` (an MLP) on `images` `(N, C, H, W)` at `points`
 /// `(N, P, 2)` against `targets` `(N, P, C)`, and its gradient for every parameter that
-/// takes part (by official name), on `threads` workers. `None` for a CNN.
+/// takes part (by official name), on `threads` workers. With `centred`, the first layer
+/// sees centred patches (see [`export_centred`]). `None` for a CNN.
 pub(crate) fn mlp_l1_gradients(
     model: &FunkNN,
     images: &Tensor,
     points: &Tensor,
     targets: &Tensor,
     threads: usize,
+    centred: bool,
 ) -> Result<Option<(f32, HashMap<String, Tensor>)>> {
     let PatchNetwork::Mlp(mlp) = model.network() else {
         return Ok(None);
@@ -395,6 +434,7 @@ pub(crate) fn mlp_l1_gradients(
             .map(|d| d / height as f64)
             .collect(),
         scale: 1.0 / (n * p * c) as f32,
+        centred,
     };
     let total = n * p;
     let n_chunks = total.div_ceil(CHUNK);

@@ -153,7 +153,7 @@ fn host_gradients_equal_backprop() {
         };
         let points = all_points.narrow(1, 0, used).unwrap();
         let targets = all_targets.narrow(1, 0, used).unwrap();
-        let (loss, host) = l1_gradients(&model, &images, &points, &targets).unwrap();
+        let (loss, host) = l1_gradients(&model, &images, &points, &targets, false).unwrap();
         let (loss_graph, graph) = l1_gradients_graph(&model, &images, &points, &targets).unwrap();
         let what = format!("{activation:?} {kernel:?} {scheme:?}");
         assert!(
@@ -173,5 +173,62 @@ fn host_gradients_equal_backprop() {
                 .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
             assert!(err <= 2e-4 * scale, "{what} {name}: {err} of {scale}");
         }
+        // Centred patches: the gradient in training coordinates is the chain rule of the
+        // exported model's, G[:, k] − G[:, centre] for every sample k but the centre.
+        let (loss_centred, centred) =
+            l1_gradients(&model, &images, &points, &targets, true).unwrap();
+        let mut tensors = std::collections::HashMap::new();
+        for (name, t) in model.parameters() {
+            tensors.insert(name.clone(), t.detach());
+        }
+        let w0 = &tensors["MLP.0.weight"];
+        let exported = funknn_core::train::export_centred(w0, 3, 9).unwrap();
+        tensors.insert("MLP.0.weight".into(), exported);
+        // Variables, so that backprop reports their gradients.
+        let tensors = tensors
+            .into_iter()
+            .map(|(k, t)| {
+                (
+                    k,
+                    candle_core::Var::from_tensor(&t)
+                        .unwrap()
+                        .as_tensor()
+                        .clone(),
+                )
+            })
+            .collect();
+        let plain = FunkNN::from_tensors(
+            &config,
+            tensors,
+            DType::F32,
+            &dev,
+            std::path::Path::new("test"),
+        )
+        .unwrap();
+        let (loss_c, g) = l1_gradients_graph(&plain, &images, &points, &targets).unwrap();
+        assert!(
+            (loss_c - loss_centred).abs() < 1e-6,
+            "{what}: centred loss {loss_centred} vs {loss_c}"
+        );
+        let ge: Vec<f32> = g["MLP.0.weight"].flatten_all().unwrap().to_vec1().unwrap();
+        let mut expected = ge.clone();
+        for (row, src) in expected.chunks_exact_mut(81).zip(ge.chunks_exact(81)) {
+            for k in 0..81 {
+                if k != 40 {
+                    row[k] = src[k] - src[40];
+                }
+            }
+        }
+        let got: Vec<f32> = centred["MLP.0.weight"]
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let err = got
+            .iter()
+            .zip(&expected)
+            .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(err <= 2e-4 * scale, "{what} centred: {err} of {scale}");
     }
 }
