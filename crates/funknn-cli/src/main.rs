@@ -81,9 +81,9 @@ enum Command {
     /// SNR and PSNR of FunkNN against bilinear, bicubic and Lanczos-3 on a folder of images
     /// (centre crops, antialiased bilinear downsampling) at ×2, ×3, ×4 and ×4 via two ×2 steps.
     Eval {
-        /// Model folder.
+        /// Model folder; default: the embedded funknn-mlp-photo.
         #[arg(long)]
-        model: PathBuf,
+        model: Option<PathBuf>,
         /// Folder of PNG/JPEG test images.
         #[arg(long)]
         data: PathBuf,
@@ -228,11 +228,43 @@ struct SizeArgs {
     size: Option<(usize, usize)>,
 }
 
+/// A model shipped in `weights/` and embedded in the binary, so that `funknn` works from any
+/// directory after `cargo install`.
+struct Shipped {
+    name: &'static str,
+    config: &'static str,
+    weights: &'static [u8],
+}
+
+/// The default super-resolution model.
+const MLP_PHOTO: Shipped = Shipped {
+    name: "funknn-mlp-photo",
+    config: include_str!("../../../weights/funknn-mlp-photo/config.json"),
+    weights: include_bytes!("../../../weights/funknn-mlp-photo/model.safetensors"),
+};
+
+/// A model folder, or the embedded default.
+fn load_model(dir: Option<&Path>, default: &Shipped) -> Result<FunkNN> {
+    match dir {
+        Some(dir) => FunkNN::load(dir, DType::F32, &Device::Cpu)
+            .with_context(|| format!("loading model {}", dir.display())),
+        None => FunkNN::from_bytes(
+            default.config,
+            default.weights,
+            DType::F32,
+            &Device::Cpu,
+            default.name,
+        )
+        .with_context(|| format!("loading the embedded model {}", default.name)),
+    }
+}
+
 #[derive(clap::Args)]
 struct ModelArgs {
-    /// Model folder (config.json + model.safetensors). No trained model ships yet.
+    /// Model folder (config.json + model.safetensors); default: the embedded
+    /// funknn-mlp-photo (see weights/).
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     /// Points per tile: bounds memory whatever the output size.
     #[arg(long, default_value_t = 65_536)]
     tile: usize,
@@ -285,7 +317,13 @@ fn run(cli: Cli) -> Result<()> {
             max_side,
             scales,
             markdown,
-        } => eval(&model, &data, max_side, &scales, markdown.as_deref()),
+        } => eval(
+            model.as_deref(),
+            &data,
+            max_side,
+            &scales,
+            markdown.as_deref(),
+        ),
         Command::Upsample {
             input,
             output,
@@ -302,14 +340,13 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn eval(
-    model_dir: &Path,
+    model_dir: Option<&Path>,
     data: &Path,
     max_side: usize,
     factors: &[f64],
     markdown: Option<&Path>,
 ) -> Result<()> {
-    let model = FunkNN::load(model_dir, DType::F32, &Device::Cpu)
-        .with_context(|| format!("loading model {}", model_dir.display()))?;
+    let model = load_model(model_dir, &MLP_PHOTO)?;
     let mut scales = Vec::new();
     for &factor in factors {
         if !factor.is_finite() || factor <= 1.0 || factor > 16.0 {
@@ -480,8 +517,7 @@ fn load_for_rendering(
     size: &SizeArgs,
     args: &ModelArgs,
 ) -> Result<(FunkNN, Tensor, usize, usize, usize)> {
-    let model = FunkNN::load(&args.model, DType::F32, &Device::Cpu)
-        .with_context(|| format!("loading model {}", args.model.display()))?;
+    let model = load_model(args.model.as_deref(), &MLP_PHOTO)?;
     let picture = funknn_core::image_io::read_picture(input, &Device::Cpu)?;
     let (in_channels, h, w) = picture.dims3()?;
     let (out_h, out_w) = funknn_core::render::output_size(h, w, size.scale, size.size)?;

@@ -660,3 +660,48 @@ fn eval_prints_a_table_where_a_zero_net_equals_its_kernel() {
         "nothing",
     );
 }
+
+/// The committed example picture (public domain, NASA, via scikit-image).
+fn example_picture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/astronaut-128.png")
+}
+
+#[test]
+fn the_embedded_model_upsamples_and_beats_bicubic() {
+    let dir = scratch("embedded");
+    // Without --model: the embedded funknn-mlp-photo.
+    let out = dir.join("big.png");
+    ok(&funknn(&[
+        "upsample",
+        s(&example_picture()),
+        "--scale",
+        "2",
+        "-o",
+        s(&out),
+    ]));
+    let big = image::open(&out).unwrap();
+    assert_eq!((big.width(), big.height()), (256, 256));
+    // On the example itself (downsampled ×2, then restored), it beats bicubic clearly.
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(example_picture(), data.join("astronaut.png")).unwrap();
+    let md = dir.join("table.md");
+    ok(&funknn(&[
+        "eval",
+        "--data",
+        s(&data),
+        "--max-side",
+        "128",
+        "--scales",
+        "2",
+        "--markdown",
+        s(&md),
+    ]));
+    let table = std::fs::read_to_string(&md).unwrap();
+    let row = table.lines().nth(2).unwrap();
+    let cells: Vec<f64> = row
+        .split('|')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
+    assert!(cells[0] > cells[4] + 1.0, "funknn vs bicubic: {row}");
+}

@@ -104,6 +104,31 @@ fn strip_prefix(tensors: HashMap<String, Tensor>) -> HashMap<String, Tensor> {
 }
 
 impl FunkNN {
+    /// Loads a model from memory: the text of its `config.json` and the bytes of its
+    /// `model.safetensors`, e.g. weights embedded in a binary with `include_bytes!`. `name`
+    /// says where they come from in error messages.
+    pub fn from_bytes(
+        config_json: &str,
+        safetensors: &[u8],
+        dtype: DType,
+        device: &Device,
+        name: &str,
+    ) -> Result<Self> {
+        let origin = PathBuf::from(name);
+        let config: Config = serde_json::from_str(config_json).map_err(|error| Error::Config {
+            path: origin.join(CONFIG_FILE),
+            error,
+        })?;
+        config.validate()?;
+        let tensors = candle_core::safetensors::load_buffer(safetensors, &Device::Cpu).map_err(
+            |e| Error::Weights {
+                path: origin.join(WEIGHTS_FILE),
+                message: format!("not a readable safetensors buffer: {e}"),
+            },
+        )?;
+        FunkNN::from_tensors(&config, tensors, dtype, device, &origin.join(WEIGHTS_FILE))
+    }
+
     /// Loads a model folder: `config.json` and `model.safetensors`.
     pub fn load(dir: impl AsRef<Path>, dtype: DType, device: &Device) -> Result<Self> {
         let dir = dir.as_ref();
@@ -111,30 +136,6 @@ impl FunkNN {
         let weights = dir.join(WEIGHTS_FILE);
         let tensors = read_tensors(&weights)?;
         FunkNN::from_tensors(&config, tensors, dtype, device, &weights)
-    }
-
-    /// Loads a model from in-memory files (`config.json` text and safetensors bytes), e.g.
-    /// weights embedded in a binary.
-    pub fn from_bytes(
-        config_json: &str,
-        safetensors: &[u8],
-        dtype: DType,
-        device: &Device,
-    ) -> Result<Self> {
-        let origin = PathBuf::from("<embedded>");
-        let config: Config = serde_json::from_str(config_json).map_err(|error| Error::Config {
-            path: origin.clone(),
-            error,
-        })?;
-        config.validate()?;
-        let tensors =
-            candle_core::safetensors::load_buffer(safetensors, &Device::Cpu).map_err(|e| {
-                Error::Weights {
-                    path: origin.clone(),
-                    message: e.to_string(),
-                }
-            })?;
-        FunkNN::from_tensors(&config, tensors, dtype, device, &origin)
     }
 
     /// Imports weights (official `.pt` checkpoint or `.safetensors`) for the architecture in
