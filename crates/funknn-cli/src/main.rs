@@ -411,7 +411,7 @@ fn train(args: &TrainArgs) -> Result<()> {
             lr_step: args.lr_step,
             lr_gamma: args.lr_gamma,
             cosine: args.cosine,
-            centre_patches: !args.plain_patches && args.architecture.network == Network::Mlp,
+            centre_patches: !args.plain_patches,
             steps: args.steps.unwrap_or(1000),
             checkpoint_every: args.checkpoint_every,
             seed: args.seed,

@@ -33,7 +33,8 @@ pub enum InitScheme {
     /// last layer scaled by 0.01 so that a fresh model starts near its kernel's plain
     /// interpolation. The PyTorch default shrinks the signal by √6 per ReLU layer, so the
     /// ten-layer MLP's output barely depends on its patch and training stalls at the
-    /// interpolation baseline. Sine layers keep SIREN's initialisation.
+    /// interpolation baseline. Sine layers keep SIREN's initialisation, the last one scaled
+    /// by 0.01 likewise.
     He,
 }
 
@@ -100,12 +101,12 @@ pub fn parameter_specs_with(
         } else {
             (6.0 / fan_in as f64).sqrt() / config.omega_0
         };
+        let last = if he && i + 1 == head.len() { 0.01 } else { 1.0 };
         let (weight, bias) = if he && !sin {
-            let last = if i + 1 == head.len() { 0.01 } else { 1.0 };
             let std = last * (2.0 / fan_in as f64).sqrt();
             (Init::Normal(std), Init::Const(0.0))
         } else {
-            (Init::Uniform(bound), Init::Uniform(bound))
+            (Init::Uniform(last * bound), Init::Uniform(last * bound))
         };
         specs.push((format!("MLP.{i}.weight"), vec![out, fan_in], weight));
         specs.push((format!("MLP.{i}.bias"), vec![out], bias));

@@ -37,8 +37,8 @@ pub struct TrainConfig {
     pub lr_step: usize,
     /// Factor of each decay.
     pub lr_gamma: f64,
-    /// Train the MLP on centred patches (see [`export_centred`]); the saved model is an
-    /// ordinary one. MLP only.
+    /// Train an MLP on centred patches (see [`export_centred`]); the saved model is an
+    /// ordinary one. No effect on the CNN.
     #[serde(default)]
     pub centre_patches: bool,
     /// Cosine decay from `lr` to 0 over `steps` instead (lr_step is then ignored).
@@ -90,9 +90,6 @@ impl TrainConfig {
         }
         if self.batch == 0 || self.points == 0 || self.steps == 0 {
             return bad("batch, points and steps must be positive".into());
-        }
-        if self.centre_patches && self.model.network != crate::config::Network::Mlp {
-            return bad("centred patches are for the MLP only".into());
         }
         let positive = |v: f64| v.is_finite() && v > 0.0;
         if !(positive(self.lr) && positive(self.lr_gamma)) {
@@ -154,19 +151,42 @@ pub fn l1_gradients_graph(
     points: &Tensor,
     targets: &Tensor,
 ) -> Result<(f32, HashMap<String, Tensor>)> {
-    let value = model
-        .forward_jet(images, points, JetOrder::Value)?
-        .value()?;
-    let loss = (value - targets)?.abs()?.mean_all()?;
-    let grads = loss.backward()?;
-    let mut out = HashMap::new();
-    for (name, t) in model.parameters() {
-        if let Some(g) = grads.get(t) {
-            out.insert(name.clone(), g.clone());
+    // A graph holds every intermediate of the step: the CNN's are 64 channels × 81
+    // positions per point, so 64×512 points at once would need more than 24 GB. Images are
+    // taken a few at a time, each group's share of the mean loss backpropagated on its own,
+    // and the gradients summed.
+    let (n, p, _) = points.dims3()?;
+    let total = targets.elem_count() as f64;
+    let per_group = (GRAPH_POINTS / p.max(1)).clamp(1, n.max(1));
+    let mut loss_sum = 0f64;
+    let mut out: HashMap<String, Tensor> = HashMap::new();
+    for start in (0..n).step_by(per_group) {
+        let len = per_group.min(n - start);
+        let value = model
+            .forward_jet(
+                &images.narrow(0, start, len)?,
+                &points.narrow(0, start, len)?,
+                JetOrder::Value,
+            )?
+            .value()?;
+        let share = ((value - targets.narrow(0, start, len)?)?.abs()?.sum_all()? / total)?;
+        loss_sum += share.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let grads = share.backward()?;
+        for (name, t) in model.parameters() {
+            if let Some(g) = grads.get(t) {
+                let g = match out.remove(name) {
+                    Some(acc) => (acc + g)?,
+                    None => g.clone(),
+                };
+                out.insert(name.clone(), g);
+            }
         }
     }
-    Ok((loss.to_dtype(DType::F32)?.to_scalar::<f32>()?, out))
+    Ok((loss_sum as f32, out))
 }
+
+/// Points per backward pass of [`l1_gradients_graph`].
+const GRAPH_POINTS: usize = 1024;
 
 /// The mean absolute error of the model's kernel interpolation alone (the patch centre) at
 /// `points` of `images` against `targets`.
@@ -261,10 +281,14 @@ impl Trainer {
         &self.config
     }
 
+    fn centred(&self) -> bool {
+        self.config.centre_patches && self.config.model.network == crate::config::Network::Mlp
+    }
+
     /// The model as trained so far, as an ordinary FunkNN (with centred patches, the first
     /// layer converted; see [`export_centred`]).
     pub fn model(&self) -> Result<FunkNN> {
-        if !self.config.centre_patches {
+        if !self.centred() {
             return Ok(self.model.clone());
         }
         let mut tensors: HashMap<String, Tensor> = HashMap::new();
@@ -329,13 +353,8 @@ impl Trainer {
         let c = &self.config;
         let (images, points, targets) =
             data.sample(c.batch, c.crop, c.points, c.mode, &mut self.rng)?;
-        let (loss_value, grads) = l1_gradients(
-            &self.model,
-            &images,
-            &points,
-            &targets,
-            self.config.centre_patches,
-        )?;
+        let (loss_value, grads) =
+            l1_gradients(&self.model, &images, &points, &targets, self.centred())?;
         if !loss_value.is_finite() {
             return Err(Error::invalid(
                 "training",

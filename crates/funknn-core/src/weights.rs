@@ -120,12 +120,13 @@ impl FunkNN {
             error,
         })?;
         config.validate()?;
-        let tensors = candle_core::safetensors::load_buffer(safetensors, &Device::Cpu).map_err(
-            |e| Error::Weights {
-                path: origin.join(WEIGHTS_FILE),
-                message: format!("not a readable safetensors buffer: {e}"),
-            },
-        )?;
+        let tensors =
+            candle_core::safetensors::load_buffer(safetensors, &Device::Cpu).map_err(|e| {
+                Error::Weights {
+                    path: origin.join(WEIGHTS_FILE),
+                    message: format!("not a readable safetensors buffer: {e}"),
+                }
+            })?;
         FunkNN::from_tensors(&config, tensors, dtype, device, &origin.join(WEIGHTS_FILE))
     }
 
