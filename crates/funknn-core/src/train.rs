@@ -16,7 +16,7 @@ use crate::model::FunkNN;
 use crate::rng::Rng;
 use crate::sampler_host::HostImages;
 pub use crate::train_host::export_centred;
-use crate::train_host::mlp_l1_gradients;
+use crate::train_host::host_l1_gradients;
 use crate::weights::{make_readable, write_atomic};
 use crate::{Error, Result};
 
@@ -113,8 +113,9 @@ impl TrainConfig {
 }
 
 /// The mean absolute error of `model` at `points` `(N, P, 2)` of `images` against `targets`
-/// `(N, P, C)`, and its gradient by parameter name. An MLP goes through the graph-free CPU
-/// path (the same numbers, several times faster); a CNN through candle's backprop.
+/// `(N, P, C)`, and its gradient by parameter name. On the CPU in f32 it runs the graph-free
+/// path (the same numbers, several times faster and in bounded memory); elsewhere
+/// candle's backprop.
 /// `centred`: the MLP's first layer sees centred patches (CPU f32 MLP only; see
 /// [`export_centred`]).
 pub fn l1_gradients(
@@ -131,9 +132,7 @@ pub fn l1_gradients(
             .iter()
             .all(|(_, t)| t.dtype() == DType::F32)
     {
-        if let Some(r) = mlp_l1_gradients(model, images, points, targets, threads, centred)? {
-            return Ok(r);
-        }
+        return host_l1_gradients(model, images, points, targets, threads, centred);
     }
     if centred {
         return Err(Error::invalid(

@@ -1,11 +1,14 @@
-//! The L1 loss of an MLP FunkNN and its gradient, computed on the CPU without a graph.
+//! The L1 loss of a FunkNN (MLP or CNN) and its gradient, computed on the CPU without a
+//! graph.
 //!
 //! Training spends its time in the MLP. Through candle ops, a step is ~30 separate passes
 //! with fresh buffers, a threaded GEMM and a spinning pool for element-wise ops, and only a
 //! quarter of the time goes to GEMMs. Here each worker takes whole chunks of points: the host
 //! patch sampler, a forward pass that keeps what the backward pass needs, and single-threaded
 //! GEMMs for the weight and input gradients. The receptive field's gradient comes from the
-//! patch's spatial derivatives, which the host sampler gives directly. The result equals
+//! patch's spatial derivatives, which the host sampler gives directly. The CNN's
+//! convolutions are GEMMs over im2col rows, their input gradients scattered back (col2im),
+//! and max-pools route gradients through the argmax. The result equals
 //! candle's backprop (a test holds them equal) and does not depend on the number of threads:
 //! chunks are summed into a fixed number of slots in a fixed order.
 
@@ -85,17 +88,34 @@ struct Layer {
     omega: f32,
 }
 
+/// A convolution as a GEMM over im2col rows: weight `[out, kh, kw, in]` (channels last).
+struct ConvLayer {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    inputs: usize,
+    outputs: usize,
+    kernel: usize,
+}
+
 /// Gradient sums of one slot.
 struct Grads {
     weight: Vec<Vec<f32>>,
     bias: Vec<Vec<f32>>,
     omega: Vec<f64>,
+    conv_weight: Vec<Vec<f32>>,
+    conv_bias: Vec<Vec<f32>>,
     ws: [f64; 2],
     abs_error: f64,
 }
 
+fn add_into(a: &mut [Vec<f32>], b: &[Vec<f32>]) {
+    for (a, b) in a.iter_mut().zip(b) {
+        a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+    }
+}
+
 impl Grads {
-    fn zeros(layers: &[Layer]) -> Self {
+    fn zeros(layers: &[Layer], convs: &[ConvLayer]) -> Self {
         Grads {
             weight: layers
                 .iter()
@@ -103,18 +123,21 @@ impl Grads {
                 .collect(),
             bias: layers.iter().map(|l| vec![0.0; l.outputs]).collect(),
             omega: vec![0.0; layers.len()],
+            conv_weight: convs
+                .iter()
+                .map(|c| vec![0.0; c.outputs * c.kernel * c.kernel * c.inputs])
+                .collect(),
+            conv_bias: convs.iter().map(|c| vec![0.0; c.outputs]).collect(),
             ws: [0.0; 2],
             abs_error: 0.0,
         }
     }
 
     fn add(&mut self, other: &Grads) {
-        for (a, b) in self.weight.iter_mut().zip(&other.weight) {
-            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-        }
-        for (a, b) in self.bias.iter_mut().zip(&other.bias) {
-            a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-        }
+        add_into(&mut self.weight, &other.weight);
+        add_into(&mut self.bias, &other.bias);
+        add_into(&mut self.conv_weight, &other.conv_weight);
+        add_into(&mut self.conv_bias, &other.conv_bias);
         for (a, b) in self.omega.iter_mut().zip(&other.omega) {
             *a += b;
         }
@@ -155,9 +178,203 @@ fn act(activation: Activation, z: f32, omega: f32) -> (f32, f32) {
     }
 }
 
+/// Runs dense layers on `input` `(len, in)` keeping what the backward pass needs:
+/// `buf[2l]` the output of layer l, `buf[2l+1]` its σ′ (its pre-activation for the sine,
+/// whose ω needs it). The network's output is `buf[2L−2]`.
+fn dense_forward(
+    layers: &[Layer],
+    activation: Activation,
+    input: &[f32],
+    len: usize,
+    buf: &mut Vec<Vec<f32>>,
+) {
+    let n_layers = layers.len();
+    buf.resize_with(2 * n_layers, Vec::new);
+    for (l, layer) in layers.iter().enumerate() {
+        let (done, rest) = buf.split_at_mut(2 * l);
+        let x: &[f32] = if l == 0 { input } else { &done[2 * l - 2] };
+        let (out, rest) = rest.split_at_mut(1);
+        let out = &mut out[0];
+        out.resize(len * layer.outputs, 0.0);
+        gemm_strided(
+            len,
+            layer.outputs,
+            layer.inputs,
+            out,
+            (1, layer.outputs as isize),
+            false,
+            x,
+            (1, layer.inputs as isize),
+            &layer.weight,
+            (layer.inputs as isize, 1),
+        );
+        let deriv = &mut rest[0];
+        deriv.resize(len * layer.outputs, 0.0);
+        let last = l + 1 == n_layers;
+        for (row, drow) in out
+            .chunks_exact_mut(layer.outputs)
+            .zip(deriv.chunks_exact_mut(layer.outputs))
+        {
+            for ((v, d), &b) in row.iter_mut().zip(drow.iter_mut()).zip(&layer.bias) {
+                let z = *v + b;
+                if last {
+                    *v = z;
+                } else if activation == Activation::Sin {
+                    *d = z;
+                    *v = act(Activation::Sin, z, layer.omega).0;
+                } else {
+                    let (s, ds) = act(activation, z, layer.omega);
+                    *v = s;
+                    *d = ds;
+                }
+            }
+        }
+    }
+}
+
+/// Backpropagates `grad` (dL/d output, `(len, out)`) through the layers of
+/// [`dense_forward`], adding weight, bias and ω gradients to `g` (layer i at `g.*[i]`).
+/// Returns dL/d input.
+fn dense_backward(
+    layers: &[Layer],
+    activation: Activation,
+    input: &[f32],
+    len: usize,
+    buf: &[Vec<f32>],
+    mut grad: Vec<f32>,
+    g: &mut Grads,
+) -> Vec<f32> {
+    let n_layers = layers.len();
+    let mut next = Vec::new();
+    for l in (0..n_layers).rev() {
+        let layer = &layers[l];
+        if l + 1 < n_layers {
+            let z_or_d = &buf[2 * l + 1];
+            if activation == Activation::Sin {
+                let mut domega = 0.0f64;
+                for (gv, &z) in grad.iter_mut().zip(z_or_d) {
+                    let (_, cos) = Real::sin_cos(layer.omega * z);
+                    domega += (*gv * z * cos) as f64;
+                    *gv *= layer.omega * cos;
+                }
+                g.omega[l] += domega;
+            } else {
+                grad.iter_mut().zip(z_or_d).for_each(|(gv, &d)| *gv *= d);
+            }
+        }
+        let x: &[f32] = if l == 0 { input } else { &buf[2 * l - 2] };
+        // dW += dZᵀ · X
+        gemm_strided(
+            layer.outputs,
+            layer.inputs,
+            len,
+            &mut g.weight[l],
+            (1, layer.inputs as isize),
+            true,
+            &grad,
+            (layer.outputs as isize, 1),
+            x,
+            (1, layer.inputs as isize),
+        );
+        for row in grad.chunks_exact(layer.outputs) {
+            g.bias[l].iter_mut().zip(row).for_each(|(b, &v)| *b += v);
+        }
+        // dX = dZ · W
+        next.resize(len * layer.inputs, 0.0);
+        gemm_strided(
+            len,
+            layer.inputs,
+            layer.outputs,
+            &mut next,
+            (1, layer.inputs as isize),
+            false,
+            &grad,
+            (1, layer.outputs as isize),
+            &layer.weight,
+            (1, layer.inputs as isize),
+        );
+        std::mem::swap(&mut grad, &mut next);
+    }
+    grad
+}
+
+/// What the CNN's backward pass needs of one convolution.
+#[derive(Default)]
+struct ConvCache {
+    /// im2col rows `(maps·side², k²·in)`.
+    cols: Vec<f32>,
+    /// σ′ at every output `(maps·side², out)`.
+    deriv: Vec<f32>,
+    /// For a pooling layer, the argmax of each pooled output.
+    argmax: Vec<u32>,
+    side: usize,
+}
+
+/// im2col with PyTorch's 'same' padding for even kernels (zeros after the data).
+fn im2col(x: &[f32], maps: usize, side: usize, ch: usize, ks: usize, cols: &mut Vec<f32>) {
+    let before = (ks - 1) / 2;
+    let width = ks * ks * ch;
+    cols.resize(maps * side * side * width, 0.0);
+    for m in 0..maps {
+        for r in 0..side {
+            for c in 0..side {
+                let dst = &mut cols[((m * side + r) * side + c) * width..][..width];
+                for di in 0..ks {
+                    let rr = (r + di) as isize - before as isize;
+                    for dj in 0..ks {
+                        let cc = (c + dj) as isize - before as isize;
+                        let d = &mut dst[(di * ks + dj) * ch..][..ch];
+                        if rr < 0 || rr >= side as isize || cc < 0 || cc >= side as isize {
+                            d.fill(0.0);
+                        } else {
+                            let at = ((m * side + rr as usize) * side + cc as usize) * ch;
+                            d.copy_from_slice(&x[at..at + ch]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds each row's entries back to the pixels they came from.
+fn col2im(dcols: &[f32], maps: usize, side: usize, ch: usize, ks: usize, dx: &mut [f32]) {
+    let before = (ks - 1) / 2;
+    let width = ks * ks * ch;
+    for m in 0..maps {
+        for r in 0..side {
+            for c in 0..side {
+                let src = &dcols[((m * side + r) * side + c) * width..][..width];
+                for di in 0..ks {
+                    let rr = (r + di) as isize - before as isize;
+                    for dj in 0..ks {
+                        let cc = (c + dj) as isize - before as isize;
+                        if rr < 0 || rr >= side as isize || cc < 0 || cc >= side as isize {
+                            continue;
+                        }
+                        let at = ((m * side + rr as usize) * side + cc as usize) * ch;
+                        for (d, &v) in dx[at..at + ch].iter_mut().zip(&src[(di * ks + dj) * ch..]) {
+                            *d += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The network of a training step, copied out of its tensors.
+enum Net {
+    Mlp(Vec<Layer>),
+    Cnn {
+        convs: Vec<ConvLayer>,
+        head: Vec<Layer>,
+    },
+}
+
 /// Everything a worker needs, borrowed.
 struct Step<'a> {
-    layers: &'a [Layer],
+    net: &'a Net,
     activation: Activation,
     images: &'a HostImages<f32>,
     model: &'a FunkNN,
@@ -174,15 +391,16 @@ struct Step<'a> {
     centred: bool,
 }
 
+/// Per-worker buffers, reused across chunks.
+#[derive(Default)]
+struct Work {
+    dense: Vec<Vec<f32>>,
+    convs: Vec<ConvCache>,
+}
+
 impl Step<'_> {
-    /// Adds the gradient of one chunk of points to `g`. `buf` holds the forward pass.
-    fn chunk(
-        &self,
-        start: usize,
-        len: usize,
-        g: &mut Grads,
-        buf: &mut Vec<Vec<f32>>,
-    ) -> Result<()> {
+    /// Adds the gradient of one chunk of points to `g`.
+    fn chunk(&self, start: usize, len: usize, g: &mut Grads, work: &mut Work) -> Result<()> {
         let sampler = self.model.sampler();
         let c = self.model.config().channels;
         let w = sampler.patch_size();
@@ -190,6 +408,10 @@ impl Step<'_> {
         let pts = &self.points[start..start + len];
         let mut patch = sampler.sample_host_raw(self.images, pts, JetOrder::Gradient)?;
         let centre = (w / 2) * w + w / 2;
+        let skip: Vec<f32> = patch[..len * cww]
+            .chunks_exact(w * w)
+            .map(|s| s[centre])
+            .collect();
         if self.centred {
             for sample in patch[..len * cww].chunks_exact_mut(w * w) {
                 let v = sample[centre];
@@ -197,62 +419,31 @@ impl Step<'_> {
                 sample[centre] = v;
             }
         }
-        let n_layers = self.layers.len();
-        // buf[2l]: input of layer l+1 (activation); buf[2l+1]: σ′ of layer l (or its
-        // pre-activation for the sine, which needs it for ω's gradient).
-        buf.resize_with(2 * n_layers, Vec::new);
-        for (l, layer) in self.layers.iter().enumerate() {
-            let (done, rest) = buf.split_at_mut(2 * l);
-            let input: &[f32] = if l == 0 {
-                &patch[..len * cww]
-            } else {
-                &done[2 * l - 2]
-            };
-            let (out, rest) = rest.split_at_mut(1);
-            let out = &mut out[0];
-            out.resize(len * layer.outputs, 0.0);
-            gemm_strided(
-                len,
-                layer.outputs,
-                layer.inputs,
-                out,
-                (1, layer.outputs as isize),
-                false,
-                input,
-                (1, layer.inputs as isize),
-                &layer.weight,
-                (layer.inputs as isize, 1),
-            );
-            let deriv = &mut rest[0];
-            deriv.resize(len * layer.outputs, 0.0);
-            let last = l + 1 == n_layers;
-            for (row, drow) in out
-                .chunks_exact_mut(layer.outputs)
-                .zip(deriv.chunks_exact_mut(layer.outputs))
-            {
-                for ((v, d), &b) in row.iter_mut().zip(drow.iter_mut()).zip(&layer.bias) {
-                    let z = *v + b;
-                    if last {
-                        *v = z;
-                    } else if self.activation == Activation::Sin {
-                        *d = z;
-                        *v = act(Activation::Sin, z, layer.omega).0;
-                    } else {
-                        let (s, ds) = act(self.activation, z, layer.omega);
-                        *v = s;
-                        *d = ds;
-                    }
-                }
-            }
-        }
+        let value = &patch[..len * cww];
+        // Forward: the MLP on the patch, or the convolutions and then the head.
+        let head_input = match self.net {
+            Net::Mlp(_) => None,
+            Net::Cnn { convs, .. } => Some(self.cnn_forward(convs, value, len, c, w, work)),
+        };
+        let (head, input): (&[Layer], &[f32]) = match (self.net, &head_input) {
+            (Net::Mlp(layers), _) => (layers, value),
+            (Net::Cnn { head, .. }, Some(features)) => (head, features),
+            _ => unreachable!("a CNN always has head features"),
+        };
+        dense_forward(head, self.activation, input, len, &mut work.dense);
         // The L1 loss on u = net + patch centre, and dL/du.
-        let mut grad = std::mem::take(&mut buf[2 * n_layers - 2]);
-        for (row, out) in grad.chunks_exact_mut(c).enumerate() {
-            for (ch, v) in out.iter_mut().enumerate() {
-                let u = *v + patch[row * cww + ch * w * w + centre];
+        let out = &work.dense[2 * head.len() - 2];
+        let mut grad = vec![0f32; len * c];
+        for (row, (o, gr)) in out
+            .chunks_exact(c)
+            .zip(grad.chunks_exact_mut(c))
+            .enumerate()
+        {
+            for ch in 0..c {
+                let u = o[ch] + skip[row * c + ch];
                 let e = u - self.targets[(start + row) * c + ch];
                 g.abs_error += e.abs() as f64;
-                *v = if e > 0.0 {
+                gr[ch] = if e > 0.0 {
                     self.scale
                 } else if e < 0.0 {
                     -self.scale
@@ -261,60 +452,11 @@ impl Step<'_> {
                 };
             }
         }
-        let mut next = Vec::new();
-        for l in (0..n_layers).rev() {
-            let layer = &self.layers[l];
-            if l + 1 < n_layers {
-                let z_or_d = &buf[2 * l + 1];
-                if self.activation == Activation::Sin {
-                    let mut domega = 0.0f64;
-                    for (gv, &z) in grad.iter_mut().zip(z_or_d) {
-                        let (_, cos) = Real::sin_cos(layer.omega * z);
-                        domega += (*gv * z * cos) as f64;
-                        *gv *= layer.omega * cos;
-                    }
-                    g.omega[l] += domega;
-                } else {
-                    grad.iter_mut().zip(z_or_d).for_each(|(gv, &d)| *gv *= d);
-                }
-            }
-            let input: &[f32] = if l == 0 {
-                &patch[..len * cww]
-            } else {
-                &buf[2 * l - 2]
-            };
-            // dW += dZᵀ · X
-            gemm_strided(
-                layer.outputs,
-                layer.inputs,
-                len,
-                &mut g.weight[l],
-                (1, layer.inputs as isize),
-                true,
-                &grad,
-                (layer.outputs as isize, 1),
-                input,
-                (1, layer.inputs as isize),
-            );
-            for row in grad.chunks_exact(layer.outputs) {
-                g.bias[l].iter_mut().zip(row).for_each(|(b, &v)| *b += v);
-            }
-            // dX = dZ · W
-            next.resize(len * layer.inputs, 0.0);
-            gemm_strided(
-                len,
-                layer.inputs,
-                layer.outputs,
-                &mut next,
-                (1, layer.inputs as isize),
-                false,
-                &grad,
-                (1, layer.outputs as isize),
-                &layer.weight,
-                (1, layer.inputs as isize),
-            );
-            std::mem::swap(&mut grad, &mut next);
-        }
+        let grad = dense_backward(head, self.activation, input, len, &work.dense, grad, g);
+        let grad = match self.net {
+            Net::Mlp(_) => grad,
+            Net::Cnn { convs, .. } => self.cnn_backward(convs, grad, len, c, w, work, g),
+        };
         // The receptive field: sample (i, q) sits at x + ws1·δx_q, y + ws2·δy_i, so
         // ∂patch/∂ws1 = ∂patch/∂x · δx_q (unit coordinates) and likewise for ws2.
         let (gx, gy) = (&patch[len * cww..2 * len * cww], &patch[2 * len * cww..]);
@@ -327,8 +469,202 @@ impl Step<'_> {
         }
         g.ws[0] += d1;
         g.ws[1] += d2;
-        buf[2 * n_layers - 2] = grad;
         Ok(())
+    }
+
+    /// The convolutions on channel-first patches `(len, C, w, w)`; returns the head's input
+    /// `(len, 64·side²)` in PyTorch's (c, h, w) order.
+    fn cnn_forward(
+        &self,
+        convs: &[ConvLayer],
+        patch: &[f32],
+        len: usize,
+        channels: usize,
+        w: usize,
+        work: &mut Work,
+    ) -> Vec<f32> {
+        let mut x = vec![0f32; len * w * w * channels];
+        for m in 0..len {
+            for ch in 0..channels {
+                for p in 0..w * w {
+                    x[(m * w * w + p) * channels + ch] = patch[(m * channels + ch) * w * w + p];
+                }
+            }
+        }
+        work.convs.resize_with(convs.len(), ConvCache::default);
+        let (mut side, mut ch) = (w, channels);
+        for (i, conv) in convs.iter().enumerate() {
+            let cache = &mut work.convs[i];
+            cache.side = side;
+            im2col(&x, len, side, ch, conv.kernel, &mut cache.cols);
+            let pixels = len * side * side;
+            let width = conv.kernel * conv.kernel * conv.inputs;
+            let mut y = vec![0f32; pixels * conv.outputs];
+            gemm_strided(
+                pixels,
+                conv.outputs,
+                width,
+                &mut y,
+                (1, conv.outputs as isize),
+                false,
+                &cache.cols,
+                (1, width as isize),
+                &conv.weight,
+                (width as isize, 1),
+            );
+            cache.deriv.resize(pixels * conv.outputs, 0.0);
+            for (row, drow) in y
+                .chunks_exact_mut(conv.outputs)
+                .zip(cache.deriv.chunks_exact_mut(conv.outputs))
+            {
+                for ((v, d), &b) in row.iter_mut().zip(drow.iter_mut()).zip(&conv.bias) {
+                    // The official code uses plain sin(z) in the conv stack: ω = 1.
+                    let (s, ds) = act(self.activation, *v + b, 1.0);
+                    *v = s;
+                    *d = ds;
+                }
+            }
+            x = match i {
+                3 | 7 => {
+                    let half = side / 2;
+                    let f = conv.outputs;
+                    let mut pooled = vec![0f32; len * half * half * f];
+                    cache.argmax.resize(pooled.len(), 0);
+                    for b in 0..len {
+                        for r in 0..half {
+                            for c in 0..half {
+                                for k in 0..f {
+                                    let at = |dr: usize, dc: usize| {
+                                        ((b * side + 2 * r + dr) * side + 2 * c + dc) * f + k
+                                    };
+                                    let mut best = at(0, 0);
+                                    for cand in [at(0, 1), at(1, 0), at(1, 1)] {
+                                        if y[cand] > y[best] {
+                                            best = cand;
+                                        }
+                                    }
+                                    let o = ((b * half + r) * half + c) * f + k;
+                                    pooled[o] = y[best];
+                                    cache.argmax[o] = best as u32;
+                                }
+                            }
+                        }
+                    }
+                    side = half;
+                    pooled
+                }
+                0 => y,
+                _ => {
+                    y.iter_mut().zip(&x).for_each(|(a, b)| *a += b);
+                    y
+                }
+            };
+            ch = conv.outputs;
+        }
+        let feat = ch * side * side;
+        let mut flat = vec![0f32; len * feat];
+        for m in 0..len {
+            for p in 0..side * side {
+                for c in 0..ch {
+                    flat[m * feat + c * side * side + p] = x[(m * side * side + p) * ch + c];
+                }
+            }
+        }
+        flat
+    }
+
+    /// Backpropagates dL/d(head input) through the convolutions; returns dL/d patch
+    /// `(len, C, w, w)`, channel-first.
+    #[allow(clippy::too_many_arguments)]
+    fn cnn_backward(
+        &self,
+        convs: &[ConvLayer],
+        dfeat: Vec<f32>,
+        len: usize,
+        channels: usize,
+        w: usize,
+        work: &Work,
+        g: &mut Grads,
+    ) -> Vec<f32> {
+        let last = convs.len() - 1;
+        let ch = convs[last].outputs;
+        let side = work.convs[last].side / 2;
+        let feat = ch * side * side;
+        // dL/d(output of the last layer), channel-last.
+        let mut dx = vec![0f32; len * side * side * ch];
+        for m in 0..len {
+            for p in 0..side * side {
+                for c in 0..ch {
+                    dx[(m * side * side + p) * ch + c] = dfeat[m * feat + c * side * side + p];
+                }
+            }
+        }
+        for (i, conv) in convs.iter().enumerate().rev() {
+            let cache = &work.convs[i];
+            let s = cache.side;
+            let pixels = len * s * s;
+            // dL/dy, where y is the activated convolution output.
+            let mut dy = match i {
+                3 | 7 => {
+                    let mut dy = vec![0f32; pixels * conv.outputs];
+                    for (o, &at) in cache.argmax.iter().enumerate() {
+                        dy[at as usize] += dx[o];
+                    }
+                    dy
+                }
+                _ => dx.clone(),
+            };
+            dy.iter_mut().zip(&cache.deriv).for_each(|(a, d)| *a *= d);
+            let width = conv.kernel * conv.kernel * conv.inputs;
+            gemm_strided(
+                conv.outputs,
+                width,
+                pixels,
+                &mut g.conv_weight[i],
+                (1, width as isize),
+                true,
+                &dy,
+                (conv.outputs as isize, 1),
+                &cache.cols,
+                (1, width as isize),
+            );
+            for row in dy.chunks_exact(conv.outputs) {
+                g.conv_bias[i]
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(b, &v)| *b += v);
+            }
+            let mut dcols = vec![0f32; pixels * width];
+            gemm_strided(
+                pixels,
+                width,
+                conv.outputs,
+                &mut dcols,
+                (1, width as isize),
+                false,
+                &dy,
+                (1, conv.outputs as isize),
+                &conv.weight,
+                (1, width as isize),
+            );
+            // The residual adds the layer's input to its output: its gradient passes too.
+            let mut dinput = match i {
+                3 | 7 | 0 => vec![0f32; pixels * conv.inputs],
+                _ => dx,
+            };
+            col2im(&dcols, len, s, conv.inputs, conv.kernel, &mut dinput);
+            dx = dinput;
+        }
+        // Channel-last to channel-first.
+        let mut out = vec![0f32; len * channels * w * w];
+        for m in 0..len {
+            for c in 0..channels {
+                for p in 0..w * w {
+                    out[(m * channels + c) * w * w + p] = dx[(m * w * w + p) * channels + c];
+                }
+            }
+        }
+        out
     }
 }
 
@@ -365,35 +701,8 @@ pub fn export_centred(weight: &Tensor, channels: usize, patch_size: usize) -> Re
     Ok(Tensor::from_vec(w, (out, inputs), weight.device())?.to_dtype(weight.dtype())?)
 }
 
-/// The mean absolute error of `model` (an MLP) on `images` `(N, C, H, W)` at `points`
-/// `(N, P, 2)` against `targets` `(N, P, C)`, and its gradient for every parameter that
-/// takes part (by official name), on `threads` workers. With `centred`, the first layer
-/// sees centred patches (see [`export_centred`]). `None` for a CNN.
-pub(crate) fn mlp_l1_gradients(
-    model: &FunkNN,
-    images: &Tensor,
-    points: &Tensor,
-    targets: &Tensor,
-    threads: usize,
-    centred: bool,
-) -> Result<Option<(f32, HashMap<String, Tensor>)>> {
-    let PatchNetwork::Mlp(mlp) = model.network() else {
-        return Ok(None);
-    };
-    model.check_images(images)?;
-    let (n, p, _) = points.dims3()?;
-    model.check_points(n, points)?;
-    let c = model.config().channels;
-    if targets.dims() != [n, p, c] {
-        return Err(Error::Shape {
-            name: "targets",
-            expected: format!("({n}, {p}, {c})"),
-            got: targets.dims().to_vec(),
-        });
-    }
-    let activation = mlp.activation();
-    let layers = mlp
-        .layers()
+fn dense_layers(mlp: &crate::mlp::Mlp) -> Result<Vec<Layer>> {
+    mlp.layers()
         .iter()
         .enumerate()
         .map(|(i, l)| {
@@ -410,14 +719,66 @@ pub(crate) fn mlp_l1_gradients(
                 omega,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// The mean absolute error of `model` on `images` `(N, C, H, W)` at `points` `(N, P, 2)`
+/// against `targets` `(N, P, C)`, and its gradient for every parameter that takes part (by
+/// official name), on `threads` workers. With `centred` (MLP only), the first layer sees
+/// centred patches (see [`export_centred`]).
+pub(crate) fn host_l1_gradients(
+    model: &FunkNN,
+    images: &Tensor,
+    points: &Tensor,
+    targets: &Tensor,
+    threads: usize,
+    centred: bool,
+) -> Result<(f32, HashMap<String, Tensor>)> {
+    model.check_images(images)?;
+    let (n, p, _) = points.dims3()?;
+    model.check_points(n, points)?;
+    let c = model.config().channels;
+    if targets.dims() != [n, p, c] {
+        return Err(Error::Shape {
+            name: "targets",
+            expected: format!("({n}, {p}, {c})"),
+            got: targets.dims().to_vec(),
+        });
+    }
+    let (net, activation) = match model.network() {
+        PatchNetwork::Mlp(mlp) => (Net::Mlp(dense_layers(mlp)?), mlp.activation()),
+        PatchNetwork::Cnn(cnn) => {
+            if centred {
+                return Err(Error::invalid(
+                    "training",
+                    "centred patches are for the MLP only",
+                ));
+            }
+            let convs = cnn
+                .convs()
+                .iter()
+                .map(|conv| {
+                    let (outputs, inputs, kernel, _) = conv.weight().dims4()?;
+                    Ok(ConvLayer {
+                        weight: host_vec(&conv.weight().permute((0, 2, 3, 1))?.contiguous()?)?,
+                        bias: host_vec(conv.bias())?,
+                        inputs,
+                        outputs,
+                        kernel,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let head = dense_layers(cnn.head())?;
+            (Net::Cnn { convs, head }, cnn.activation())
+        }
+    };
     let sampler = model.sampler();
     let host = HostImages::<f32>::new(&sampler.prepare(images)?)?;
     let (_, _, height, width) = host.dims();
     let pts = host_points(points, n)?;
     let targets = host_vec(targets)?;
     let step = Step {
-        layers: &layers,
+        net: &net,
         activation,
         images: &host,
         model,
@@ -437,21 +798,30 @@ pub(crate) fn mlp_l1_gradients(
         centred,
     };
     let total = n * p;
-    let n_chunks = total.div_ceil(CHUNK);
+    // The CNN keeps 64 channels at 81 positions per point and layer: smaller chunks.
+    let chunk = match net {
+        Net::Mlp(_) => CHUNK,
+        Net::Cnn { .. } => CHUNK / 4,
+    };
+    let n_chunks = total.div_ceil(chunk);
     let n_slots = SLOTS.min(n_chunks);
     let slots: Mutex<Vec<Option<Result<Grads>>>> = Mutex::new((0..n_slots).map(|_| None).collect());
     let next = AtomicUsize::new(0);
+    let (layers, convs): (&[Layer], &[ConvLayer]) = match &net {
+        Net::Mlp(layers) => (layers, &[]),
+        Net::Cnn { convs, head } => (head, convs),
+    };
     let work = || {
-        let mut buf = Vec::new();
+        let mut buf = Work::default();
         loop {
             let s = next.fetch_add(1, Ordering::Relaxed);
             if s >= n_slots {
                 break;
             }
-            let mut g = Grads::zeros(&layers);
+            let mut g = Grads::zeros(layers, convs);
             let r = (s..n_chunks).step_by(n_slots).try_for_each(|j| {
-                let start = j * CHUNK;
-                step.chunk(start, CHUNK.min(total - start), &mut g, &mut buf)
+                let start = j * chunk;
+                step.chunk(start, chunk.min(total - start), &mut g, &mut buf)
             });
             if let Ok(mut all) = slots.lock() {
                 all[s] = Some(r.map(|_| g));
@@ -482,6 +852,17 @@ pub(crate) fn mlp_l1_gradients(
     let g = sum.ok_or_else(|| Error::invalid("training", "no points"))?;
     let dev = &Device::Cpu;
     let mut out = HashMap::new();
+    for (i, conv) in convs.iter().enumerate() {
+        let k = conv.kernel;
+        let weight = Tensor::from_slice(&g.conv_weight[i], (conv.outputs, k, k, conv.inputs), dev)?
+            .permute((0, 3, 1, 2))?
+            .contiguous()?;
+        out.insert(format!("CNNs.{i}.weight"), weight);
+        out.insert(
+            format!("CNNs.{i}.bias"),
+            Tensor::from_slice(&g.conv_bias[i], conv.outputs, dev)?,
+        );
+    }
     let last = layers.len() - 1;
     for (i, layer) in layers.iter().enumerate() {
         out.insert(
@@ -508,5 +889,5 @@ pub(crate) fn mlp_l1_gradients(
         Tensor::from_vec(vec![g.ws[1] as f32], 1, dev)?,
     );
     let loss = (g.abs_error / (n * p * c) as f64) as f32;
-    Ok(Some((loss, out)))
+    Ok((loss, out))
 }
