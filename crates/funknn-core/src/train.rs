@@ -223,6 +223,9 @@ struct TrainState {
     losses: Vec<f32>,
     #[serde(default)]
     baselines: Vec<f32>,
+    /// Seconds spent in steps so far, across resumes.
+    #[serde(default)]
+    seconds: f64,
 }
 
 const STATE_FILE: &str = "state.json";
@@ -238,6 +241,7 @@ pub struct Trainer {
     step: usize,
     losses: Vec<f32>,
     baselines: Vec<f32>,
+    seconds: f64,
 }
 
 fn sorted_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>> {
@@ -273,6 +277,7 @@ impl Trainer {
             step: 0,
             losses: Vec::new(),
             baselines: Vec::new(),
+            seconds: 0.0,
         })
     }
 
@@ -349,6 +354,7 @@ impl Trainer {
     /// One optimisation step on a batch from `data`: the L1 loss between FunkNN at random
     /// target pixels and the target image. Returns the loss.
     pub fn step(&mut self, data: &ImageFolder) -> Result<f32> {
+        let started = std::time::Instant::now();
         let c = &self.config;
         let (images, points, targets) =
             data.sample(c.batch, c.crop, c.points, c.mode, &mut self.rng)?;
@@ -369,6 +375,7 @@ impl Trainer {
         self.step += 1;
         self.losses.push(loss_value);
         self.baselines.push(baseline);
+        self.seconds += started.elapsed().as_secs_f64();
         Ok(loss_value)
     }
 
@@ -402,6 +409,7 @@ impl Trainer {
             rng: self.rng.state(),
             losses: self.losses.clone(),
             baselines: self.baselines.clone(),
+            seconds: self.seconds,
         };
         let json = serde_json::to_string_pretty(&state).map_err(|error| Error::Config {
             path: tmp.join(STATE_FILE),
@@ -452,6 +460,7 @@ impl Trainer {
         trainer.rng = Rng::from_state(state.rng);
         trainer.losses = state.losses;
         trainer.baselines = state.baselines;
+        trainer.seconds = state.seconds;
         Ok(trainer)
     }
 
@@ -462,6 +471,7 @@ impl Trainer {
         let info = serde_json::json!({
             "command": command,
             "steps": self.step,
+            "step_seconds": self.seconds,
             "final_loss": self.losses.last(),
             "train": self.config,
         });
