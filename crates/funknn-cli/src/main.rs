@@ -243,6 +243,13 @@ const MLP_PHOTO: Shipped = Shipped {
     weights: include_bytes!("../../../weights/funknn-mlp-photo/model.safetensors"),
 };
 
+/// The default model for derivatives: smooth (sine activation, B-spline kernel).
+const SIN_BSPLINE_PHOTO: Shipped = Shipped {
+    name: "funknn-sin-bspline-photo",
+    config: include_str!("../../../weights/funknn-sin-bspline-photo/config.json"),
+    weights: include_bytes!("../../../weights/funknn-sin-bspline-photo/model.safetensors"),
+};
+
 /// A model folder, or the embedded default.
 fn load_model(dir: Option<&Path>, default: &Shipped) -> Result<FunkNN> {
     match dir {
@@ -262,7 +269,8 @@ fn load_model(dir: Option<&Path>, default: &Shipped) -> Result<FunkNN> {
 #[derive(clap::Args)]
 struct ModelArgs {
     /// Model folder (config.json + model.safetensors); default: the embedded
-    /// funknn-mlp-photo (see weights/).
+    /// funknn-mlp-photo for upsample, funknn-sin-bspline-photo for derivatives (see
+    /// weights/).
     #[arg(long)]
     model: Option<PathBuf>,
     /// Points per tile: bounds memory whatever the output size.
@@ -516,8 +524,9 @@ fn load_for_rendering(
     input: &Path,
     size: &SizeArgs,
     args: &ModelArgs,
+    default: &Shipped,
 ) -> Result<(FunkNN, Tensor, usize, usize, usize)> {
-    let model = load_model(args.model.as_deref(), &MLP_PHOTO)?;
+    let model = load_model(args.model.as_deref(), default)?;
     let picture = funknn_core::image_io::read_picture(input, &Device::Cpu)?;
     let (in_channels, h, w) = picture.dims3()?;
     let (out_h, out_w) = funknn_core::render::output_size(h, w, size.scale, size.size)?;
@@ -577,7 +586,8 @@ fn upsample(input: &Path, output: &Path, size: &SizeArgs, args: &ModelArgs) -> R
             output.display()
         );
     }
-    let (model, image, in_channels, out_h, out_w) = load_for_rendering(input, size, args)?;
+    let (model, image, in_channels, out_h, out_w) =
+        load_for_rendering(input, size, args, &MLP_PHOTO)?;
     let channels = model.config().channels;
     let evaluator = Evaluator::new(&model, &image, JetOrder::Value, EvalOptions::default())?;
     let mut pixels = vec![0u8; out_h * out_w * channels];
@@ -602,7 +612,8 @@ fn upsample(input: &Path, output: &Path, size: &SizeArgs, args: &ModelArgs) -> R
 }
 
 fn derivatives(input: &Path, prefix: &Path, size: &SizeArgs, args: &ModelArgs) -> Result<()> {
-    let (model, image, _, out_h, out_w) = load_for_rendering(input, size, args)?;
+    let (model, image, _, out_h, out_w) =
+        load_for_rendering(input, size, args, &SIN_BSPLINE_PHOTO)?;
     let evaluator = Evaluator::new(&model, &image, JetOrder::Laplacian, EvalOptions::default())?;
     let mut gradient = Vec::with_capacity(out_h * out_w);
     let mut laplacian = Vec::with_capacity(out_h * out_w);
