@@ -98,7 +98,7 @@ pub fn sin_cos_f32(x: f32) -> (f32, f32) {
     (sin, cos)
 }
 
-fn to_vec<T: Real>(t: &Tensor) -> Result<Vec<T>> {
+pub(crate) fn to_vec<T: Real>(t: &Tensor) -> Result<Vec<T>> {
     Ok(t.to_dtype(T::DTYPE)?.flatten_all()?.to_vec1::<T>()?)
 }
 
@@ -147,11 +147,11 @@ fn gemm_abt<T: Real>(a: &[T], b: &[T], c: &mut [T], m: usize, n: usize, k: usize
 
 /// A dense layer: weight `[out, in]`, bias, and ω for sine activations.
 pub(crate) struct Dense<T> {
-    weight: Vec<T>,
-    bias: Vec<T>,
-    inputs: usize,
-    outputs: usize,
-    omega: Option<T>,
+    pub weight: Vec<T>,
+    pub bias: Vec<T>,
+    pub inputs: usize,
+    pub outputs: usize,
+    pub omega: Option<T>,
 }
 
 /// Applies the jet rule of `activation` in place on `parts` `(K, B, F)`, adding `bias`
@@ -164,27 +164,50 @@ fn activate<T: Real>(
     bias: &[T],
     omega: T,
 ) {
+    // One monomorphised loop per activation (the activation is a constant in each call of
+    // `rule`), so that the simple ones vectorise.
+    match activation {
+        Activation::Relu => jet_rule(parts, order, rows, bias, |z| {
+            rule(Activation::Relu, z, omega)
+        }),
+        Activation::Sin => jet_rule(parts, order, rows, bias, |z| {
+            rule(Activation::Sin, z, omega)
+        }),
+        Activation::Tanh => jet_rule(parts, order, rows, bias, |z| {
+            rule(Activation::Tanh, z, omega)
+        }),
+        Activation::Silu => jet_rule(parts, order, rows, bias, |z| {
+            rule(Activation::Silu, z, omega)
+        }),
+        Activation::Gelu => jet_rule(parts, order, rows, bias, |z| {
+            rule(Activation::Gelu, z, omega)
+        }),
+    }
+}
+
+/// `(σ(z), σ′(z), σ″(z))` of `activation`; `omega` scales the sine's argument.
+#[inline(always)]
+pub(crate) fn rule<T: Real>(activation: Activation, z: T, omega: T) -> (T, T, T) {
     let two = T::from_f64(2.0);
     let half = T::from_f64(0.5);
-    // One monomorphised loop per activation, so that the simple ones vectorise.
     match activation {
-        Activation::Relu => jet_rule(parts, order, rows, bias, |z: T| {
+        Activation::Relu => {
             if z > T::ZERO {
                 (z, T::ONE, T::ZERO)
             } else {
                 (T::ZERO, T::ZERO, T::ZERO)
             }
-        }),
-        Activation::Sin => jet_rule(parts, order, rows, bias, |z: T| {
+        }
+        Activation::Sin => {
             let (s, c) = (omega * z).sin_cos();
             (s, omega * c, -(omega * omega) * s)
-        }),
-        Activation::Tanh => jet_rule(parts, order, rows, bias, |z: T| {
+        }
+        Activation::Tanh => {
             let t = z.tanh();
             let d1 = T::ONE - t * t;
             (t, d1, -(two * t * d1))
-        }),
-        Activation::Silu => jet_rule(parts, order, rows, bias, |z: T| {
+        }
+        Activation::Silu => {
             let s = T::ONE / (T::ONE + (-z).exp());
             let om = T::ONE - s;
             (
@@ -192,12 +215,12 @@ fn activate<T: Real>(
                 s * (T::ONE + z * om),
                 s * om * (two + z * (T::ONE - two * s)),
             )
-        }),
-        Activation::Gelu => jet_rule(parts, order, rows, bias, |z: T| {
+        }
+        Activation::Gelu => {
             let cdf = half * (T::ONE + (z * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf());
             let pdf = T::from_f64(0.398_942_280_401_432_7) * (-(half * z * z)).exp();
             (z * cdf, cdf + z * pdf, pdf * (two - z * z))
-        }),
+        }
     }
 }
 
@@ -269,7 +292,7 @@ fn jet_rule<T: Real, F: Fn(T) -> (T, T, T)>(
     }
 }
 
-fn dense_layers<T: Real>(mlp: &Mlp) -> Result<Vec<Dense<T>>> {
+pub(crate) fn dense_layers<T: Real>(mlp: &Mlp) -> Result<Vec<Dense<T>>> {
     mlp.layers()
         .iter()
         .enumerate()
@@ -292,11 +315,11 @@ fn dense_layers<T: Real>(mlp: &Mlp) -> Result<Vec<Dense<T>>> {
 /// A convolution as a GEMM over im2col rows: weight reordered to `[out, kh, kw, in]` to
 /// match channels-last patches.
 pub(crate) struct Conv<T> {
-    weight: Vec<T>,
-    bias: Vec<T>,
-    inputs: usize,
-    outputs: usize,
-    kernel: usize,
+    pub weight: Vec<T>,
+    pub bias: Vec<T>,
+    pub inputs: usize,
+    pub outputs: usize,
+    pub kernel: usize,
 }
 
 /// A patch network copied out of its tensors, ready for graph-free jets.
@@ -409,7 +432,7 @@ fn mlp_forward<T: Real>(
     s.a.clone()
 }
 
-fn conv_layers<T: Real>(cnn: &Cnn) -> Result<Vec<Conv<T>>> {
+pub(crate) fn conv_layers<T: Real>(cnn: &Cnn) -> Result<Vec<Conv<T>>> {
     cnn.convs()
         .iter()
         .map(|c| {
@@ -452,31 +475,9 @@ fn cnn_forward<T: Real>(
     }
     let (mut side, mut ch) = (w, channels);
     for (i, conv) in convs.iter().enumerate() {
-        let ks = conv.kernel;
-        let before = (ks - 1) / 2;
-        let width = ks * ks * conv.inputs;
+        let width = conv.kernel * conv.kernel * conv.inputs;
         let pixels = maps * side * side;
-        set_len(&mut s.cols, pixels * width);
-        for m in 0..maps {
-            for r in 0..side {
-                for c in 0..side {
-                    let dst = &mut s.cols[((m * side + r) * side + c) * width..][..width];
-                    for di in 0..ks {
-                        let rr = (r + di) as isize - before as isize;
-                        for dj in 0..ks {
-                            let cc = (c + dj) as isize - before as isize;
-                            if rr < 0 || rr >= side as isize || cc < 0 || cc >= side as isize {
-                                dst[(di * ks + dj) * ch..][..ch].fill(T::ZERO);
-                                continue;
-                            }
-                            let src =
-                                &x[((m * side + rr as usize) * side + cc as usize) * ch..][..ch];
-                            dst[(di * ks + dj) * ch..][..ch].copy_from_slice(src);
-                        }
-                    }
-                }
-            }
-        }
+        im2col(&x, maps, side, ch, conv.kernel, &mut s.cols);
         let mut y = std::mem::take(&mut s.b);
         set_len(&mut y, pixels * conv.outputs);
         gemm_abt(&s.cols, &conv.weight, &mut y, pixels, conv.outputs, width);
@@ -521,6 +522,42 @@ fn cnn_forward<T: Real>(
         }
     }
     mlp_forward(head, activation, order, rows, s)
+}
+
+/// im2col rows `(maps·side², k²·ch)` of channel-last maps `(maps, side, side, ch)`, with
+/// PyTorch's 'same' padding for even kernels (zeros after the data).
+pub(crate) fn im2col<T: Real>(
+    x: &[T],
+    maps: usize,
+    side: usize,
+    ch: usize,
+    ks: usize,
+    cols: &mut Vec<T>,
+) {
+    let before = (ks - 1) / 2;
+    let width = ks * ks * ch;
+    // Every entry is written below.
+    set_len(cols, maps * side * side * width);
+    for m in 0..maps {
+        for r in 0..side {
+            for c in 0..side {
+                let dst = &mut cols[((m * side + r) * side + c) * width..][..width];
+                for di in 0..ks {
+                    let rr = (r + di) as isize - before as isize;
+                    for dj in 0..ks {
+                        let cc = (c + dj) as isize - before as isize;
+                        let d = &mut dst[(di * ks + dj) * ch..][..ch];
+                        if rr < 0 || rr >= side as isize || cc < 0 || cc >= side as isize {
+                            d.fill(T::ZERO);
+                        } else {
+                            let at = ((m * side + rr as usize) * side + cc as usize) * ch;
+                            d.copy_from_slice(&x[at..at + ch]);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// 2×2 max-pool, stride 2, floor; every jet part follows the value's first argmax.

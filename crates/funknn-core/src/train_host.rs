@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use candle_core::{Device, Tensor};
 
 use crate::config::Activation;
-use crate::infer::Real;
+use crate::infer::{conv_layers, dense_layers, im2col, rule, to_vec, Conv, Dense, Real};
 use crate::jet::JetOrder;
 use crate::model::{FunkNN, PatchNetwork};
 use crate::sampler::host_points;
@@ -80,23 +80,6 @@ fn gemm_strided(
     }
 }
 
-struct Layer {
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-    inputs: usize,
-    outputs: usize,
-    omega: f32,
-}
-
-/// A convolution as a GEMM over im2col rows: weight `[out, kh, kw, in]` (channels last).
-struct ConvLayer {
-    weight: Vec<f32>,
-    bias: Vec<f32>,
-    inputs: usize,
-    outputs: usize,
-    kernel: usize,
-}
-
 /// Gradient sums of one slot.
 struct Grads {
     weight: Vec<Vec<f32>>,
@@ -115,7 +98,7 @@ fn add_into(a: &mut [Vec<f32>], b: &[Vec<f32>]) {
 }
 
 impl Grads {
-    fn zeros(layers: &[Layer], convs: &[ConvLayer]) -> Self {
+    fn zeros(layers: &[Dense<f32>], convs: &[Conv<f32>]) -> Self {
         Grads {
             weight: layers
                 .iter()
@@ -147,42 +130,18 @@ impl Grads {
     }
 }
 
-/// `(σ(z), σ′(z))` of a value-only activation with frequency ω (sine only).
+/// `(σ(z), σ′(z))`; `omega` scales the sine's argument.
 #[inline(always)]
 fn act(activation: Activation, z: f32, omega: f32) -> (f32, f32) {
-    match activation {
-        Activation::Relu => {
-            if z > 0.0 {
-                (z, 1.0)
-            } else {
-                (0.0, 0.0)
-            }
-        }
-        Activation::Sin => {
-            let (s, c) = Real::sin_cos(omega * z);
-            (s, omega * c)
-        }
-        Activation::Tanh => {
-            let t = z.tanh();
-            (t, 1.0 - t * t)
-        }
-        Activation::Silu => {
-            let s = 1.0 / (1.0 + (-z).exp());
-            (z * s, s * (1.0 + z * (1.0 - s)))
-        }
-        Activation::Gelu => {
-            let cdf = 0.5 * (1.0 + Real::erf(z * std::f32::consts::FRAC_1_SQRT_2));
-            let pdf = 0.398_942_3 * (-0.5 * z * z).exp();
-            (z * cdf, cdf + z * pdf)
-        }
-    }
+    let (s, ds, _) = rule(activation, z, omega);
+    (s, ds)
 }
 
 /// Runs dense layers on `input` `(len, in)` keeping what the backward pass needs:
 /// `buf[2l]` the output of layer l, `buf[2l+1]` its σ′ (its pre-activation for the sine,
 /// whose ω needs it). The network's output is `buf[2L−2]`.
 fn dense_forward(
-    layers: &[Layer],
+    layers: &[Dense<f32>],
     activation: Activation,
     input: &[f32],
     len: usize,
@@ -211,6 +170,7 @@ fn dense_forward(
         let deriv = &mut rest[0];
         deriv.resize(len * layer.outputs, 0.0);
         let last = l + 1 == n_layers;
+        let omega = layer.omega.unwrap_or(1.0);
         for (row, drow) in out
             .chunks_exact_mut(layer.outputs)
             .zip(deriv.chunks_exact_mut(layer.outputs))
@@ -221,9 +181,9 @@ fn dense_forward(
                     *v = z;
                 } else if activation == Activation::Sin {
                     *d = z;
-                    *v = act(Activation::Sin, z, layer.omega).0;
+                    *v = act(Activation::Sin, z, omega).0;
                 } else {
-                    let (s, ds) = act(activation, z, layer.omega);
+                    let (s, ds) = act(activation, z, omega);
                     *v = s;
                     *d = ds;
                 }
@@ -236,7 +196,7 @@ fn dense_forward(
 /// [`dense_forward`], adding weight, bias and ω gradients to `g` (layer i at `g.*[i]`).
 /// Returns dL/d input.
 fn dense_backward(
-    layers: &[Layer],
+    layers: &[Dense<f32>],
     activation: Activation,
     input: &[f32],
     len: usize,
@@ -248,14 +208,15 @@ fn dense_backward(
     let mut next = Vec::new();
     for l in (0..n_layers).rev() {
         let layer = &layers[l];
+        let omega = layer.omega.unwrap_or(1.0);
         if l + 1 < n_layers {
             let z_or_d = &buf[2 * l + 1];
             if activation == Activation::Sin {
                 let mut domega = 0.0f64;
                 for (gv, &z) in grad.iter_mut().zip(z_or_d) {
-                    let (_, cos) = Real::sin_cos(layer.omega * z);
+                    let (_, cos) = Real::sin_cos(omega * z);
                     domega += (*gv * z * cos) as f64;
-                    *gv *= layer.omega * cos;
+                    *gv *= omega * cos;
                 }
                 g.omega[l] += domega;
             } else {
@@ -310,33 +271,6 @@ struct ConvCache {
     side: usize,
 }
 
-/// im2col with PyTorch's 'same' padding for even kernels (zeros after the data).
-fn im2col(x: &[f32], maps: usize, side: usize, ch: usize, ks: usize, cols: &mut Vec<f32>) {
-    let before = (ks - 1) / 2;
-    let width = ks * ks * ch;
-    cols.resize(maps * side * side * width, 0.0);
-    for m in 0..maps {
-        for r in 0..side {
-            for c in 0..side {
-                let dst = &mut cols[((m * side + r) * side + c) * width..][..width];
-                for di in 0..ks {
-                    let rr = (r + di) as isize - before as isize;
-                    for dj in 0..ks {
-                        let cc = (c + dj) as isize - before as isize;
-                        let d = &mut dst[(di * ks + dj) * ch..][..ch];
-                        if rr < 0 || rr >= side as isize || cc < 0 || cc >= side as isize {
-                            d.fill(0.0);
-                        } else {
-                            let at = ((m * side + rr as usize) * side + cc as usize) * ch;
-                            d.copy_from_slice(&x[at..at + ch]);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// The adjoint of [`im2col`]: adds each row's entries back to the pixels they came from.
 fn col2im(dcols: &[f32], maps: usize, side: usize, ch: usize, ks: usize, dx: &mut [f32]) {
     let before = (ks - 1) / 2;
@@ -365,10 +299,10 @@ fn col2im(dcols: &[f32], maps: usize, side: usize, ch: usize, ks: usize, dx: &mu
 
 /// The network of a training step, copied out of its tensors.
 enum Net {
-    Mlp(Vec<Layer>),
+    Mlp(Vec<Dense<f32>>),
     Cnn {
-        convs: Vec<ConvLayer>,
-        head: Vec<Layer>,
+        convs: Vec<Conv<f32>>,
+        head: Vec<Dense<f32>>,
     },
 }
 
@@ -425,7 +359,7 @@ impl Step<'_> {
             Net::Mlp(_) => None,
             Net::Cnn { convs, .. } => Some(self.cnn_forward(convs, value, len, c, w, work)),
         };
-        let (head, input): (&[Layer], &[f32]) = match (self.net, &head_input) {
+        let (head, input): (&[Dense<f32>], &[f32]) = match (self.net, &head_input) {
             (Net::Mlp(layers), _) => (layers, value),
             (Net::Cnn { head, .. }, Some(features)) => (head, features),
             _ => unreachable!("a CNN always has head features"),
@@ -476,7 +410,7 @@ impl Step<'_> {
     /// `(len, 64·side²)` in PyTorch's (c, h, w) order.
     fn cnn_forward(
         &self,
-        convs: &[ConvLayer],
+        convs: &[Conv<f32>],
         patch: &[f32],
         len: usize,
         channels: usize,
@@ -578,7 +512,7 @@ impl Step<'_> {
     #[allow(clippy::too_many_arguments)]
     fn cnn_backward(
         &self,
-        convs: &[ConvLayer],
+        convs: &[Conv<f32>],
         dfeat: Vec<f32>,
         len: usize,
         channels: usize,
@@ -668,12 +602,6 @@ impl Step<'_> {
     }
 }
 
-fn host_vec(t: &Tensor) -> Result<Vec<f32>> {
-    Ok(t.to_dtype(candle_core::DType::F32)?
-        .flatten_all()?
-        .to_vec1::<f32>()?)
-}
-
 /// The first-layer weight `[out, C·w·w]` of the official model that computes what
 /// `weight` computes on centred patches: every sample but the centre minus the centre, per
 /// channel. Photographs' patches are nearly constant, so the plain inputs are dominated by
@@ -691,7 +619,7 @@ pub fn export_centred(weight: &Tensor, channels: usize, patch_size: usize) -> Re
         });
     }
     let centre = (patch_size / 2) * patch_size + patch_size / 2;
-    let mut w = host_vec(weight)?;
+    let mut w = to_vec::<f32>(weight)?;
     for row in w.chunks_exact_mut(inputs) {
         for sample in row.chunks_exact_mut(ww) {
             let others: f32 = sample.iter().sum::<f32>() - sample[centre];
@@ -699,27 +627,6 @@ pub fn export_centred(weight: &Tensor, channels: usize, patch_size: usize) -> Re
         }
     }
     Ok(Tensor::from_vec(w, (out, inputs), weight.device())?.to_dtype(weight.dtype())?)
-}
-
-fn dense_layers(mlp: &crate::mlp::Mlp) -> Result<Vec<Layer>> {
-    mlp.layers()
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let (outputs, inputs) = l.weight().dims2()?;
-            let omega = match mlp.omegas().get(i) {
-                Some(w) => host_vec(w)?[0],
-                None => 1.0,
-            };
-            Ok(Layer {
-                weight: host_vec(l.weight())?,
-                bias: host_vec(l.bias())?,
-                inputs,
-                outputs,
-                omega,
-            })
-        })
-        .collect()
 }
 
 /// The mean absolute error of `model` on `images` `(N, C, H, W)` at `points` `(N, P, 2)`
@@ -754,20 +661,7 @@ pub(crate) fn host_l1_gradients(
                     "centred patches are for the MLP only",
                 ));
             }
-            let convs = cnn
-                .convs()
-                .iter()
-                .map(|conv| {
-                    let (outputs, inputs, kernel, _) = conv.weight().dims4()?;
-                    Ok(ConvLayer {
-                        weight: host_vec(&conv.weight().permute((0, 2, 3, 1))?.contiguous()?)?,
-                        bias: host_vec(conv.bias())?,
-                        inputs,
-                        outputs,
-                        kernel,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let convs = conv_layers(cnn)?;
             let head = dense_layers(cnn.head())?;
             (Net::Cnn { convs, head }, cnn.activation())
         }
@@ -776,7 +670,7 @@ pub(crate) fn host_l1_gradients(
     let host = HostImages::<f32>::new(&sampler.prepare(images)?)?;
     let (_, _, height, width) = host.dims();
     let pts = host_points(points, n)?;
-    let targets = host_vec(targets)?;
+    let targets = to_vec::<f32>(targets)?;
     let step = Step {
         net: &net,
         activation,
@@ -807,7 +701,7 @@ pub(crate) fn host_l1_gradients(
     let n_slots = SLOTS.min(n_chunks);
     let slots: Mutex<Vec<Option<Result<Grads>>>> = Mutex::new((0..n_slots).map(|_| None).collect());
     let next = AtomicUsize::new(0);
-    let (layers, convs): (&[Layer], &[ConvLayer]) = match &net {
+    let (layers, convs): (&[Dense<f32>], &[Conv<f32>]) = match &net {
         Net::Mlp(layers) => (layers, &[]),
         Net::Cnn { convs, head } => (head, convs),
     };
