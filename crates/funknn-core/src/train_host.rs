@@ -355,14 +355,13 @@ impl Step<'_> {
         }
         let value = &patch[..len * cww];
         // Forward: the MLP on the patch, or the convolutions and then the head.
-        let head_input = match self.net {
-            Net::Mlp(_) => None,
-            Net::Cnn { convs, .. } => Some(self.cnn_forward(convs, value, len, c, w, work)),
-        };
-        let (head, input): (&[Dense<f32>], &[f32]) = match (self.net, &head_input) {
-            (Net::Mlp(layers), _) => (layers, value),
-            (Net::Cnn { head, .. }, Some(features)) => (head, features),
-            _ => unreachable!("a CNN always has head features"),
+        let features;
+        let (head, input): (&[Dense<f32>], &[f32]) = match self.net {
+            Net::Mlp(layers) => (layers, value),
+            Net::Cnn { convs, head } => {
+                features = self.cnn_forward(convs, value, len, c, w, work);
+                (head, &features)
+            }
         };
         dense_forward(head, self.activation, input, len, &mut work.dense);
         // The L1 loss on u = net + patch centre, and dL/du.
