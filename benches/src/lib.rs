@@ -46,3 +46,36 @@ pub fn inputs() -> (Tensor, Tensor) {
         Tensor::from_vec(pts, (1, POINTS, 2), &Device::Cpu).expect("points"),
     )
 }
+
+/// A folder of four synthetic 256×256 RGB pictures for training-step benchmarks (remove it
+/// when done).
+pub fn synthetic_training_folder() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("funknn-bench-train-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for k in 0..4u32 {
+        let img = image::RgbImage::from_fn(256, 256, |x, y| {
+            let v = |a: u32| ((x * a + y * (a + k)) % 251) as u8;
+            image::Rgb([v(3), v(5), v(7)])
+        });
+        img.save(dir.join(format!("{k}.png"))).expect("png");
+    }
+    dir
+}
+
+/// The benchmarked training step: `batch` images × 512 points, factor mode, 128² crops,
+/// ReLU and the bicubic kernel, otherwise `funknn train`'s defaults.
+pub fn train_step_config(network: Network, batch: usize) -> funknn_core::train::TrainConfig {
+    funknn_core::train::TrainConfig {
+        model: Config {
+            network,
+            activation: Activation::Relu,
+            kernel: KernelKind::Bicubic,
+            ..Config::default()
+        },
+        mode: funknn_core::dataset::TrainMode::Factor,
+        batch,
+        points: 512,
+        steps: usize::MAX,
+        ..funknn_core::train::TrainConfig::default()
+    }
+}
