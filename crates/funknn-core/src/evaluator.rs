@@ -1,18 +1,16 @@
 //! Graph-free evaluation of a FunkNN at many points: images prepared once, points in
 //! chunks on every core.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-
 use candle_core::{DType, Tensor};
 
 use crate::config::Network;
 use crate::infer::{HostNetwork, Real, Scratch};
 use crate::jet::{Jet, JetOrder};
 use crate::model::{EvalOptions, FunkNN};
+use crate::parallel::map_indexed;
 use crate::sampler::host_points;
 use crate::sampler_host::HostImages;
-use crate::{Error, Result};
+use crate::Result;
 
 /// What the images were prepared into.
 enum Engine {
@@ -169,61 +167,24 @@ impl<'a> Evaluator<'a> {
         let pts = host_points(points, n)?;
         let total = n * p;
         let n_chunks = total.div_ceil(chunk);
-        let results: Mutex<Vec<Option<Result<Vec<T>>>>> =
-            Mutex::new((0..n_chunks).map(|_| None).collect());
-        let next = AtomicUsize::new(0);
         let sampler = self.model.sampler();
-        let work = || {
-            let mut scratch = Scratch::default();
-            loop {
-                let j = next.fetch_add(1, Ordering::Relaxed);
-                if j >= n_chunks {
-                    break;
-                }
-                let start = j * chunk;
-                let len = chunk.min(total - start);
-                let r = sampler
-                    .sample_host_raw(images, &pts[start..start + len], order)
-                    .map(|patch| {
-                        let mut out = network.forward(&patch, order, len, c, w, &mut scratch);
-                        // The skip to the patch centre, every part.
-                        let centre = (w / 2) * w + w / 2;
-                        for (row, o) in out.chunks_mut(c).enumerate() {
-                            for (ch, v) in o.iter_mut().enumerate() {
-                                *v += patch[(row * c + ch) * w * w + centre];
-                            }
-                        }
-                        out
-                    });
-                let failed = r.is_err();
-                if let Ok(mut slots) = results.lock() {
-                    slots[j] = Some(r);
-                }
-                if failed {
-                    next.store(n_chunks, Ordering::Relaxed);
+        let outputs = map_indexed(n_chunks, self.threads, Scratch::default, |scratch, j| {
+            let start = j * chunk;
+            let len = chunk.min(total - start);
+            let patch = sampler.sample_host_raw(images, &pts[start..start + len], order)?;
+            let mut out = network.forward(&patch, order, len, c, w, scratch);
+            // The skip to the patch centre, every part.
+            let centre = (w / 2) * w + w / 2;
+            for (row, o) in out.chunks_mut(c).enumerate() {
+                for (ch, v) in o.iter_mut().enumerate() {
+                    *v += patch[(row * c + ch) * w * w + centre];
                 }
             }
-        };
-        if self.threads == 1 || n_chunks == 1 {
-            work();
-        } else {
-            std::thread::scope(|s| {
-                for _ in 0..self.threads.min(n_chunks) {
-                    s.spawn(work);
-                }
-            });
-        }
-        let slots = results
-            .into_inner()
-            .map_err(|_| Error::invalid("evaluate", "a worker panicked"))?;
+            Ok(out)
+        })?;
         // Chunk j holds (K, len, C); gather into (K, N·P, C).
         let mut all = vec![T::ZERO; k * total * c];
-        for (j, slot) in slots.into_iter().enumerate() {
-            let out = match slot {
-                Some(Ok(out)) => out,
-                Some(Err(e)) => return Err(e),
-                None => return Err(Error::invalid("evaluate", "a chunk was not computed")),
-            };
+        for (j, out) in outputs.into_iter().enumerate() {
             let start = j * chunk;
             let len = chunk.min(total - start);
             for part in 0..k {

@@ -33,6 +33,7 @@ pub mod kernel;
 pub mod linear;
 pub mod mlp;
 pub mod model;
+mod parallel;
 pub mod plot;
 pub mod prefilter;
 mod reflect;

@@ -13,8 +13,6 @@
 //! chunks are summed into a fixed number of slots in a fixed order.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use candle_core::{Device, Tensor};
 
@@ -22,6 +20,7 @@ use crate::config::Activation;
 use crate::infer::{conv_layers, dense_layers, im2col, rule, to_vec, Conv, Dense, Real};
 use crate::jet::JetOrder;
 use crate::model::{FunkNN, PatchNetwork};
+use crate::parallel::map_indexed;
 use crate::sampler::host_points;
 use crate::sampler_host::HostImages;
 use crate::{Error, Result};
@@ -698,45 +697,20 @@ pub(crate) fn host_l1_gradients(
     };
     let n_chunks = total.div_ceil(chunk);
     let n_slots = SLOTS.min(n_chunks);
-    let slots: Mutex<Vec<Option<Result<Grads>>>> = Mutex::new((0..n_slots).map(|_| None).collect());
-    let next = AtomicUsize::new(0);
     let (layers, convs): (&[Dense<f32>], &[Conv<f32>]) = match &net {
         Net::Mlp(layers) => (layers, &[]),
         Net::Cnn { convs, head } => (head, convs),
     };
-    let work = || {
-        let mut buf = Work::default();
-        loop {
-            let s = next.fetch_add(1, Ordering::Relaxed);
-            if s >= n_slots {
-                break;
-            }
-            let mut g = Grads::zeros(layers, convs);
-            let r = (s..n_chunks).step_by(n_slots).try_for_each(|j| {
-                let start = j * chunk;
-                step.chunk(start, chunk.min(total - start), &mut g, &mut buf)
-            });
-            if let Ok(mut all) = slots.lock() {
-                all[s] = Some(r.map(|_| g));
-            }
+    let slots = map_indexed(n_slots, threads, Work::default, |work, s| {
+        let mut g = Grads::zeros(layers, convs);
+        for j in (s..n_chunks).step_by(n_slots) {
+            let start = j * chunk;
+            step.chunk(start, chunk.min(total - start), &mut g, work)?;
         }
-    };
-    let threads = threads.clamp(1, n_slots);
-    if threads == 1 {
-        work();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(work);
-            }
-        });
-    }
+        Ok(g)
+    })?;
     let mut sum: Option<Grads> = None;
-    let slots = slots
-        .into_inner()
-        .map_err(|_| Error::invalid("training", "a worker panicked"))?;
-    for slot in slots {
-        let g = slot.ok_or_else(|| Error::invalid("training", "a chunk was not computed"))??;
+    for g in slots {
         match &mut sum {
             None => sum = Some(g),
             Some(s) => s.add(&g),
