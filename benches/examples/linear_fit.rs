@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
-use funknn_core::dataset::{ImageFolder, TrainMode};
+use funknn_core::dataset::{BatchSpec, ImageFolder};
 use funknn_core::sampler_host::HostImages;
 use funknn_core::{Config, FunkNN, JetOrder, Rng};
 
@@ -29,7 +29,7 @@ fn main() {
     let (mut base, mut count) = (0f64, 0usize);
     for _ in 0..batches {
         let (images, points, targets) = data
-            .sample(16, 128, 512, TrainMode::Factor, &mut rng)
+            .sample(&BatchSpec::factor(16, 128, 512), &mut rng)
             .unwrap();
         let s = model.sampler();
         let host = HostImages::<f32>::new(&s.prepare(&images).unwrap()).unwrap();

@@ -1,7 +1,7 @@
 //! Where a training step's time goes (data, sampler, forward, backward), on a folder of
 //! photographs: `cargo run --release -p funknn-benches --example trainstep -- data/photos/test`.
 use candle_core::Device;
-use funknn_core::dataset::{ImageFolder, TrainMode};
+use funknn_core::dataset::{BatchSpec, ImageFolder};
 use funknn_core::{Config, FunkNN, JetOrder, Rng};
 use std::time::Instant;
 fn main() {
@@ -13,7 +13,7 @@ fn main() {
     for it in 0..4 {
         let t0 = Instant::now();
         let (images, points, targets) = data
-            .sample(16, 128, 512, TrainMode::Factor, &mut rng)
+            .sample(&BatchSpec::factor(16, 128, 512), &mut rng)
             .unwrap();
         let t1 = Instant::now();
         let patch = model

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use clap::{Parser, Subcommand};
 use funknn_core::colormap::{abs_quantile, diverging_rgb, sequential_rgb};
-use funknn_core::dataset::{ImageFolder, TrainMode};
+use funknn_core::dataset::{Degradation, ImageFolder, TrainMode};
 use funknn_core::eval::{evaluate_folder, Scale};
 use funknn_core::image_io::{match_channels, read_images};
 use funknn_core::init::InitScheme;
@@ -212,6 +212,14 @@ struct TrainArgs {
     /// Downscale training images so that their longer side is at most this (0: keep).
     #[arg(long, default_value_t = 0)]
     max_side: usize,
+    /// What the low-resolution input is downsampled from: crop (the official code: input
+    /// and target both from the crop) or target (the input is the target's downsample, as
+    /// in `funknn eval`).
+    #[arg(long, default_value = "crop")]
+    degradation: Degradation,
+    /// Random flips and transposes of the crops.
+    #[arg(long)]
+    augment: bool,
     /// Store the final weights as f16.
     #[arg(long)]
     f16: bool,
@@ -425,6 +433,8 @@ fn train(args: &TrainArgs) -> Result<()> {
             seed: args.seed,
             init: args.init,
             max_side: args.max_side,
+            degradation: args.degradation,
+            augment: args.augment,
         };
         Trainer::new(config)?
     };

@@ -57,6 +57,63 @@ impl TrainMode {
     }
 }
 
+/// What the low-resolution input of a training pair is downsampled from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Degradation {
+    /// The crop, as the official code does: input and target are two downsamples of the
+    /// same crop, so the input is sharper, relative to the target, than an image
+    /// downsampled from it.
+    #[default]
+    Crop,
+    /// The target: the input is exactly the target's antialiased downsample, the
+    /// relation `funknn eval` (and most super-resolution benchmarks) test.
+    Target,
+}
+
+impl std::str::FromStr for Degradation {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "crop" => Ok(Degradation::Crop),
+            "target" => Ok(Degradation::Target),
+            _ => Err(Error::invalid(
+                "degradation",
+                format!("unknown {s:?}; expected crop or target"),
+            )),
+        }
+    }
+}
+
+/// The shape of one training batch and how its pairs are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSpec {
+    /// Images per batch.
+    pub batch: usize,
+    /// Side of the random crops.
+    pub crop: usize,
+    /// Target pixels per image.
+    pub points: usize,
+    pub mode: TrainMode,
+    pub degradation: Degradation,
+    /// Apply one of the 8 flips and transposes of the square, at random, to each crop.
+    pub augment: bool,
+}
+
+impl BatchSpec {
+    /// The official factor-mode batch: `batch` crops of `crop`², `points` targets each.
+    pub fn factor(batch: usize, crop: usize, points: usize) -> Self {
+        BatchSpec {
+            batch,
+            crop,
+            points,
+            mode: TrainMode::Factor,
+            degradation: Degradation::Crop,
+            augment: false,
+        }
+    }
+}
+
 /// Photographs decoded into memory as RGB or grey `(C, H, W)` f32 in [0, 1].
 pub struct ImageFolder {
     images: Vec<(usize, usize, Vec<f32>)>,
@@ -152,23 +209,28 @@ impl ImageFolder {
 
     /// One batch: low-resolution inputs `(B, C, n, n)`, `points` random target pixel centres
     /// per image `(B, P, 2)` and their target values `(B, P, C)`.
-    pub fn sample(
-        &self,
-        batch: usize,
-        crop: usize,
-        points: usize,
-        mode: TrainMode,
-        rng: &mut Rng,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
+    pub fn sample(&self, spec: &BatchSpec, rng: &mut Rng) -> Result<(Tensor, Tensor, Tensor)> {
+        let BatchSpec {
+            batch,
+            crop,
+            points,
+            ..
+        } = *spec;
         let c = self.channels;
-        let (n, m) = mode.sizes(crop, rng);
+        let (n, m) = spec.mode.sizes(crop, rng);
         let mut inputs = Vec::with_capacity(batch * c * n * n);
         let mut coords = Vec::with_capacity(batch * points * 2);
         let mut targets = Vec::with_capacity(batch * points * c);
         for _ in 0..batch {
-            let window = self.random_crop(crop, rng);
-            inputs.extend(resize_bilinear_aa(&window, c, crop, crop, n, n));
+            let mut window = self.random_crop(crop, rng);
+            if spec.augment {
+                window = dihedral(&window, c, crop, rng.below(8));
+            }
             let high = resize_bilinear_aa(&window, c, crop, crop, m, m);
+            inputs.extend(match spec.degradation {
+                Degradation::Crop => resize_bilinear_aa(&window, c, crop, crop, n, n),
+                Degradation::Target => resize_bilinear_aa(&high, c, m, m, n, n),
+            });
             for _ in 0..points {
                 let (i, j) = (rng.below(m), rng.below(m));
                 coords.push((j as f32 + 0.5) / m as f32);
@@ -182,4 +244,29 @@ impl ImageFolder {
             Tensor::from_vec(targets, (batch, points, c), &Device::Cpu)?,
         ))
     }
+}
+
+/// Element `k` (0..8) of the symmetry group of the square applied to each `side`² channel of
+/// `(C, side, side)` data: bit 0 flips columns, bit 1 flips rows, bit 2 transposes first.
+fn dihedral(data: &[f32], channels: usize, side: usize, k: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(data.len());
+    for ch in 0..channels {
+        let plane = &data[ch * side * side..(ch + 1) * side * side];
+        for i in 0..side {
+            for j in 0..side {
+                let (mut y, mut x) = (i, j);
+                if k & 1 != 0 {
+                    x = side - 1 - x;
+                }
+                if k & 2 != 0 {
+                    y = side - 1 - y;
+                }
+                if k & 4 != 0 {
+                    (y, x) = (x, y);
+                }
+                out.push(plane[y * side + x]);
+            }
+        }
+    }
+    out
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::adam::Adam;
 use crate::config::Config;
-use crate::dataset::{ImageFolder, TrainMode};
+use crate::dataset::{BatchSpec, Degradation, ImageFolder, TrainMode};
 use crate::init::InitScheme;
 use crate::jet::JetOrder;
 use crate::model::FunkNN;
@@ -57,6 +57,13 @@ pub struct TrainConfig {
     /// little about edges.
     #[serde(default)]
     pub max_side: usize,
+    /// What the low-resolution input is downsampled from: the crop (official) or the
+    /// target (the evaluation protocol's relation).
+    #[serde(default)]
+    pub degradation: Degradation,
+    /// Random flips and transposes of each crop.
+    #[serde(default)]
+    pub augment: bool,
 }
 
 impl Default for TrainConfig {
@@ -77,6 +84,8 @@ impl Default for TrainConfig {
             seed: 0,
             init: InitScheme::He,
             max_side: 0,
+            degradation: Degradation::Crop,
+            augment: false,
         }
     }
 }
@@ -96,6 +105,18 @@ impl TrainConfig {
             return bad("lr and lr_gamma must be positive".into());
         }
         Ok(())
+    }
+
+    /// The shape of each step's batch and how its pairs are made.
+    pub fn batch_spec(&self) -> BatchSpec {
+        BatchSpec {
+            batch: self.batch,
+            crop: self.crop,
+            points: self.points,
+            mode: self.mode,
+            degradation: self.degradation,
+            augment: self.augment,
+        }
     }
 
     /// The learning rate after `step` steps: cosine decay to 0 at `steps`, or PyTorch's
@@ -356,8 +377,7 @@ impl Trainer {
     pub fn step(&mut self, data: &ImageFolder) -> Result<f32> {
         let started = std::time::Instant::now();
         let c = &self.config;
-        let (images, points, targets) =
-            data.sample(c.batch, c.crop, c.points, c.mode, &mut self.rng)?;
+        let (images, points, targets) = data.sample(&c.batch_spec(), &mut self.rng)?;
         let (loss_value, grads) =
             l1_gradients(&self.model, &images, &points, &targets, self.centred())?;
         if !loss_value.is_finite() {

@@ -2,8 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use funknn_core::dataset::{ImageFolder, TrainMode};
+use funknn_core::dataset::{BatchSpec, Degradation, ImageFolder, TrainMode};
+use funknn_core::resize::resize_bilinear_aa;
 use funknn_core::train::{TrainConfig, Trainer};
+use funknn_core::Rng;
 
 fn folder(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("funknn-train-{}-{name}", std::process::id()));
@@ -94,6 +96,111 @@ fn training_lowers_the_loss() {
     let late: f32 = l[l.len() - 10..].iter().sum::<f32>() / 10.0;
     assert!(late < 0.8 * early, "loss went from {early} to {late}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The image of a folder holding one 32² picture (so that a 32² crop is all of it), as
+/// `(C, H, W)` data, and the folder.
+fn one_square_image(name: &str) -> (Vec<f32>, ImageFolder) {
+    let dir = folder(name);
+    let img = image::RgbImage::from_fn(32, 32, |x, y| {
+        image::Rgb([
+            (x * 7 + y) as u8,
+            (y * 5 + 3 * x) as u8,
+            ((x * y) % 251) as u8,
+        ])
+    });
+    img.save(dir.join("one.png")).unwrap();
+    let data = ImageFolder::open(&dir, 3, 32, 0).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let planes = (0..3)
+        .flat_map(|c| img.pixels().map(move |p| p[c] as f32 / 255.0))
+        .collect();
+    (planes, data)
+}
+
+#[test]
+fn batches_follow_their_degradation() {
+    let (image, data) = one_square_image("degradation");
+    let mut spec = BatchSpec {
+        mode: TrainMode::Single,
+        ..BatchSpec::factor(1, 32, 50)
+    };
+    // Single mode: input 8², target 16².
+    let target = resize_bilinear_aa(&image, 3, 32, 32, 16, 16);
+    let expect = |degradation| match degradation {
+        Degradation::Crop => resize_bilinear_aa(&image, 3, 32, 32, 8, 8),
+        Degradation::Target => resize_bilinear_aa(&target, 3, 16, 16, 8, 8),
+    };
+    for degradation in [Degradation::Crop, Degradation::Target] {
+        spec.degradation = degradation;
+        let (input, points, values) = data.sample(&spec, &mut Rng::new(1)).unwrap();
+        let input = input.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let want = expect(degradation);
+        let err = input.iter().zip(&want).map(|(a, b)| (a - b).abs());
+        assert!(err.fold(0f32, f32::max) < 1e-6, "{degradation:?}");
+        // Targets are the 16² image at the sampled pixel centres.
+        let points = points.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let values = values.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for (p, v) in points.chunks(2).zip(values.chunks(3)) {
+            let (j, i) = ((p[0] * 16.0) as usize, (p[1] * 16.0) as usize);
+            for c in 0..3 {
+                assert!((v[c] - target[(c * 16 + i) * 16 + j]).abs() < 1e-6);
+            }
+        }
+    }
+    // The two inputs differ: downsampling the crop keeps more detail.
+    let gap = expect(Degradation::Crop)
+        .iter()
+        .zip(&expect(Degradation::Target))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(gap > 1e-3, "{gap}");
+}
+
+#[test]
+fn augmented_crops_are_flips_and_transposes() {
+    let (image, data) = one_square_image("augment");
+    let spec = BatchSpec {
+        mode: TrainMode::Single,
+        augment: true,
+        ..BatchSpec::factor(1, 32, 1)
+    };
+    let plain = resize_bilinear_aa(&image, 3, 32, 32, 8, 8);
+    // The 8 symmetries of the 8² input, built independently of the sampler.
+    let symmetries: Vec<Vec<f32>> = (0..8)
+        .map(|k| {
+            let mut out = vec![0f32; plain.len()];
+            for c in 0..3 {
+                for i in 0..8 {
+                    for j in 0..8 {
+                        let (mut y, mut x) = (i, j);
+                        if k & 1 != 0 {
+                            x = 7 - x;
+                        }
+                        if k & 2 != 0 {
+                            y = 7 - y;
+                        }
+                        if k & 4 != 0 {
+                            (y, x) = (x, y);
+                        }
+                        out[(c * 8 + i) * 8 + j] = plain[(c * 8 + y) * 8 + x];
+                    }
+                }
+            }
+            out
+        })
+        .collect();
+    let mut seen = [false; 8];
+    let mut rng = Rng::new(5);
+    for _ in 0..64 {
+        let (input, _, _) = data.sample(&spec, &mut rng).unwrap();
+        let input = input.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let k = symmetries
+            .iter()
+            .position(|s| s.iter().zip(&input).all(|(a, b)| (a - b).abs() < 1e-5));
+        seen[k.expect("an augmented input is one of the 8 symmetries")] = true;
+    }
+    assert!(seen.iter().all(|&s| s), "{seen:?}");
 }
 
 #[test]
