@@ -42,6 +42,7 @@ pub mod resize;
 pub mod rng;
 pub mod sampler;
 pub mod sampler_host;
+mod sgemm;
 pub mod train;
 mod train_host;
 pub mod weights;

@@ -133,6 +133,18 @@ impl TrainConfig {
     }
 }
 
+/// The L1 loss of one batch and its gradient.
+#[derive(Debug, Clone)]
+pub struct L1Gradients {
+    /// The mean absolute error of the model.
+    pub loss: f32,
+    /// The mean absolute error of the model's kernel interpolation alone (the patch centre),
+    /// the baseline the model improves on.
+    pub interpolation_loss: f32,
+    /// The gradient of `loss` by parameter name.
+    pub grads: HashMap<String, Tensor>,
+}
+
 /// The mean absolute error of `model` at `points` `(N, P, 2)` of `images` against `targets`
 /// `(N, P, C)`, and its gradient by parameter name. On the CPU in f32 it runs the graph-free
 /// path (the same numbers, several times faster and in bounded memory); elsewhere
@@ -145,7 +157,7 @@ pub fn l1_gradients(
     points: &Tensor,
     targets: &Tensor,
     centred: bool,
-) -> Result<(f32, HashMap<String, Tensor>)> {
+) -> Result<L1Gradients> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if images.device().is_cpu()
         && model
@@ -161,7 +173,12 @@ pub fn l1_gradients(
             "centred patches need an f32 MLP on the CPU",
         ));
     }
-    l1_gradients_graph(model, images, points, targets)
+    let (loss, grads) = l1_gradients_graph(model, images, points, targets)?;
+    Ok(L1Gradients {
+        loss,
+        interpolation_loss: interpolation_l1(model, images, points, targets)?,
+        grads,
+    })
 }
 
 /// [`l1_gradients`] through candle's backprop, for any network, device and dtype.
@@ -378,8 +395,11 @@ impl Trainer {
         let started = std::time::Instant::now();
         let c = &self.config;
         let (images, points, targets) = data.sample(&c.batch_spec(), &mut self.rng)?;
-        let (loss_value, grads) =
-            l1_gradients(&self.model, &images, &points, &targets, self.centred())?;
+        let L1Gradients {
+            loss: loss_value,
+            interpolation_loss: baseline,
+            grads,
+        } = l1_gradients(&self.model, &images, &points, &targets, self.centred())?;
         if !loss_value.is_finite() {
             return Err(Error::invalid(
                 "training",
@@ -391,7 +411,6 @@ impl Trainer {
         }
         self.adam.lr = c.lr_at(self.step);
         self.adam.step_named(&grads)?;
-        let baseline = interpolation_l1(&self.model, &images, &points, &targets)?;
         self.step += 1;
         self.losses.push(loss_value);
         self.baselines.push(baseline);

@@ -23,61 +23,14 @@ use crate::model::{FunkNN, PatchNetwork};
 use crate::parallel::map_indexed;
 use crate::sampler::host_points;
 use crate::sampler_host::HostImages;
+use crate::sgemm::{sgemm, MatRef};
+use crate::train::L1Gradients;
 use crate::{Error, Result};
 
 /// Points per chunk: one GEMM row block, its activations a few MB.
 const CHUNK: usize = 512;
 /// Gradient accumulators; chunk j goes to slot j % SLOTS, and slots are summed in order.
 const SLOTS: usize = 8;
-
-/// `dst[m×n] (+)= lhs[m×k] · rhs[k×n]`, each operand given by (column, row) strides.
-#[allow(clippy::too_many_arguments)]
-fn gemm_strided(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: &mut [f32],
-    dst_strides: (isize, isize),
-    accumulate: bool,
-    lhs: &[f32],
-    lhs_strides: (isize, isize),
-    rhs: &[f32],
-    rhs_strides: (isize, isize),
-) {
-    let extent = |(cs, rs): (isize, isize), rows: usize, cols: usize| {
-        (rows.saturating_sub(1) as isize * rs + cols.saturating_sub(1) as isize * cs) as usize + 1
-    };
-    assert!(
-        dst.len() >= extent(dst_strides, m, n)
-            && lhs.len() >= extent(lhs_strides, m, k)
-            && rhs.len() >= extent(rhs_strides, k, n)
-    );
-    // SAFETY: the assertion keeps every strided access inside the slices (strides are
-    // non-negative here).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            dst_strides.0,
-            dst_strides.1,
-            accumulate,
-            lhs.as_ptr(),
-            lhs_strides.0,
-            lhs_strides.1,
-            rhs.as_ptr(),
-            rhs_strides.0,
-            rhs_strides.1,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
-}
 
 /// Gradient sums of one slot.
 struct Grads {
@@ -88,6 +41,8 @@ struct Grads {
     conv_bias: Vec<Vec<f32>>,
     ws: [f64; 2],
     abs_error: f64,
+    /// The same for the kernel interpolation alone (the patch centre).
+    abs_interpolation_error: f64,
 }
 
 fn add_into(a: &mut [Vec<f32>], b: &[Vec<f32>]) {
@@ -112,6 +67,7 @@ impl Grads {
             conv_bias: convs.iter().map(|c| vec![0.0; c.outputs]).collect(),
             ws: [0.0; 2],
             abs_error: 0.0,
+            abs_interpolation_error: 0.0,
         }
     }
 
@@ -126,6 +82,7 @@ impl Grads {
         self.ws[0] += other.ws[0];
         self.ws[1] += other.ws[1];
         self.abs_error += other.abs_error;
+        self.abs_interpolation_error += other.abs_interpolation_error;
     }
 }
 
@@ -154,37 +111,54 @@ fn dense_forward(
         let (out, rest) = rest.split_at_mut(1);
         let out = &mut out[0];
         out.resize(len * layer.outputs, 0.0);
-        gemm_strided(
+        sgemm(
             len,
             layer.outputs,
             layer.inputs,
+            MatRef::rows(x, layer.inputs),
+            MatRef::transposed(&layer.weight, layer.inputs),
             out,
-            (1, layer.outputs as isize),
+            layer.outputs,
             false,
-            x,
-            (1, layer.inputs as isize),
-            &layer.weight,
-            (layer.inputs as isize, 1),
         );
         let deriv = &mut rest[0];
         deriv.resize(len * layer.outputs, 0.0);
         let last = l + 1 == n_layers;
         let omega = layer.omega.unwrap_or(1.0);
-        for (row, drow) in out
+        let rows = out
             .chunks_exact_mut(layer.outputs)
-            .zip(deriv.chunks_exact_mut(layer.outputs))
-        {
-            for ((v, d), &b) in row.iter_mut().zip(drow.iter_mut()).zip(&layer.bias) {
-                let z = *v + b;
-                if last {
-                    *v = z;
-                } else if activation == Activation::Sin {
-                    *d = z;
-                    *v = act(Activation::Sin, z, omega).0;
-                } else {
-                    let (s, ds) = act(activation, z, omega);
-                    *v = s;
-                    *d = ds;
+            .zip(deriv.chunks_exact_mut(layer.outputs));
+        // One loop per case, so that the common ones (bias only, ReLU) vectorise.
+        match activation {
+            _ if last => {
+                for (row, _) in rows {
+                    row.iter_mut().zip(&layer.bias).for_each(|(v, &b)| *v += b);
+                }
+            }
+            Activation::Relu => {
+                for (row, drow) in rows {
+                    for ((v, d), &b) in row.iter_mut().zip(drow.iter_mut()).zip(&layer.bias) {
+                        let z = *v + b;
+                        let on = z > 0.0;
+                        *v = if on { z } else { 0.0 };
+                        *d = if on { 1.0 } else { 0.0 };
+                    }
+                }
+            }
+            Activation::Sin => {
+                for (row, drow) in rows {
+                    for ((v, d), &b) in row.iter_mut().zip(drow.iter_mut()).zip(&layer.bias) {
+                        let z = *v + b;
+                        *d = z;
+                        *v = act(Activation::Sin, z, omega).0;
+                    }
+                }
+            }
+            _ => {
+                for (row, drow) in rows {
+                    for ((v, d), &b) in row.iter_mut().zip(drow.iter_mut()).zip(&layer.bias) {
+                        (*v, *d) = act(activation, *v + b, omega);
+                    }
                 }
             }
         }
@@ -224,34 +198,30 @@ fn dense_backward(
         }
         let x: &[f32] = if l == 0 { input } else { &buf[2 * l - 2] };
         // dW += dZᵀ · X
-        gemm_strided(
+        sgemm(
             layer.outputs,
             layer.inputs,
             len,
+            MatRef::transposed(&grad, layer.outputs),
+            MatRef::rows(x, layer.inputs),
             &mut g.weight[l],
-            (1, layer.inputs as isize),
+            layer.inputs,
             true,
-            &grad,
-            (layer.outputs as isize, 1),
-            x,
-            (1, layer.inputs as isize),
         );
         for row in grad.chunks_exact(layer.outputs) {
             g.bias[l].iter_mut().zip(row).for_each(|(b, &v)| *b += v);
         }
         // dX = dZ · W
         next.resize(len * layer.inputs, 0.0);
-        gemm_strided(
+        sgemm(
             len,
             layer.inputs,
             layer.outputs,
+            MatRef::rows(&grad, layer.outputs),
+            MatRef::rows(&layer.weight, layer.inputs),
             &mut next,
-            (1, layer.inputs as isize),
+            layer.inputs,
             false,
-            &grad,
-            (1, layer.outputs as isize),
-            &layer.weight,
-            (1, layer.inputs as isize),
         );
         std::mem::swap(&mut grad, &mut next);
     }
@@ -372,9 +342,11 @@ impl Step<'_> {
             .enumerate()
         {
             for ch in 0..c {
-                let u = o[ch] + skip[row * c + ch];
-                let e = u - self.targets[(start + row) * c + ch];
+                let target = self.targets[(start + row) * c + ch];
+                let centre = skip[row * c + ch];
+                let e = o[ch] + centre - target;
                 g.abs_error += e.abs() as f64;
+                g.abs_interpolation_error += (centre - target).abs() as f64;
                 gr[ch] = if e > 0.0 {
                     self.scale
                 } else if e < 0.0 {
@@ -393,11 +365,19 @@ impl Step<'_> {
         // ∂patch/∂ws1 = ∂patch/∂x · δx_q (unit coordinates) and likewise for ws2.
         let (gx, gy) = (&patch[len * cww..2 * len * cww], &patch[2 * len * cww..]);
         let (mut d1, mut d2) = (0.0f64, 0.0f64);
-        for (idx, &gv) in grad.iter().enumerate() {
-            let within = idx % (w * w);
-            let (i, q) = (within / w, within % w);
-            d1 += (gv * gx[idx]) as f64 * self.dx[q];
-            d2 += (gv * gy[idx]) as f64 * self.dy[i];
+        let rows = grad
+            .chunks_exact(w)
+            .zip(gx.chunks_exact(w))
+            .zip(gy.chunks_exact(w));
+        for (r, ((gr, gxr), gyr)) in rows.enumerate() {
+            let mut across = 0.0f64;
+            let mut down = 0.0f64;
+            for q in 0..w {
+                across += (gr[q] * gxr[q]) as f64 * self.dx[q];
+                down += (gr[q] * gyr[q]) as f64;
+            }
+            d1 += across;
+            d2 += down * self.dy[r % w];
         }
         g.ws[0] += d1;
         g.ws[1] += d2;
@@ -432,17 +412,15 @@ impl Step<'_> {
             let pixels = len * side * side;
             let width = conv.kernel * conv.kernel * conv.inputs;
             let mut y = vec![0f32; pixels * conv.outputs];
-            gemm_strided(
+            sgemm(
                 pixels,
                 conv.outputs,
                 width,
+                MatRef::rows(&cache.cols, width),
+                MatRef::transposed(&conv.weight, width),
                 &mut y,
-                (1, conv.outputs as isize),
+                conv.outputs,
                 false,
-                &cache.cols,
-                (1, width as isize),
-                &conv.weight,
-                (width as isize, 1),
             );
             cache.deriv.resize(pixels * conv.outputs, 0.0);
             for (row, drow) in y
@@ -548,17 +526,15 @@ impl Step<'_> {
             };
             dy.iter_mut().zip(&cache.deriv).for_each(|(a, d)| *a *= d);
             let width = conv.kernel * conv.kernel * conv.inputs;
-            gemm_strided(
+            sgemm(
                 conv.outputs,
                 width,
                 pixels,
+                MatRef::transposed(&dy, conv.outputs),
+                MatRef::rows(&cache.cols, width),
                 &mut g.conv_weight[i],
-                (1, width as isize),
+                width,
                 true,
-                &dy,
-                (conv.outputs as isize, 1),
-                &cache.cols,
-                (1, width as isize),
             );
             for row in dy.chunks_exact(conv.outputs) {
                 g.conv_bias[i]
@@ -567,17 +543,15 @@ impl Step<'_> {
                     .for_each(|(b, &v)| *b += v);
             }
             let mut dcols = vec![0f32; pixels * width];
-            gemm_strided(
+            sgemm(
                 pixels,
                 width,
                 conv.outputs,
+                MatRef::rows(&dy, conv.outputs),
+                MatRef::rows(&conv.weight, width),
                 &mut dcols,
-                (1, width as isize),
+                width,
                 false,
-                &dy,
-                (1, conv.outputs as isize),
-                &conv.weight,
-                (1, width as isize),
             );
             // The residual adds the layer's input to its output: its gradient passes too.
             let mut dinput = match i {
@@ -638,7 +612,7 @@ pub(crate) fn host_l1_gradients(
     targets: &Tensor,
     threads: usize,
     centred: bool,
-) -> Result<(f32, HashMap<String, Tensor>)> {
+) -> Result<L1Gradients> {
     model.check_images(images)?;
     let (n, p, _) = points.dims3()?;
     model.check_points(n, points)?;
@@ -755,6 +729,10 @@ pub(crate) fn host_l1_gradients(
         "ws2".into(),
         Tensor::from_vec(vec![g.ws[1] as f32], 1, dev)?,
     );
-    let loss = (g.abs_error / (n * p * c) as f64) as f32;
-    Ok((loss, out))
+    let count = (n * p * c) as f64;
+    Ok(L1Gradients {
+        loss: (g.abs_error / count) as f32,
+        interpolation_loss: (g.abs_interpolation_error / count) as f32,
+        grads: out,
+    })
 }

@@ -225,7 +225,7 @@ fn bad_training_folders_are_clear_errors() {
 fn host_gradients_equal_backprop() {
     use candle_core::{DType, Device, Tensor};
     use funknn_core::init::InitScheme;
-    use funknn_core::train::{l1_gradients, l1_gradients_graph};
+    use funknn_core::train::{interpolation_l1, l1_gradients, l1_gradients_graph};
     use funknn_core::{Activation, Config, FunkNN, KernelKind, Network, Rng};
     let dev = Device::Cpu;
     let mut rng = Rng::new(11);
@@ -295,7 +295,15 @@ fn host_gradients_equal_backprop() {
         };
         let points = all_points.narrow(1, 0, used).unwrap();
         let targets = all_targets.narrow(1, 0, used).unwrap();
-        let (loss, host) = l1_gradients(&model, &images, &points, &targets, false).unwrap();
+        let host = l1_gradients(&model, &images, &points, &targets, false).unwrap();
+        // The baseline comes with the gradient: the kernel interpolation's error.
+        let interpolation = interpolation_l1(&model, &images, &points, &targets).unwrap();
+        let gap = (host.interpolation_loss - interpolation).abs();
+        assert!(
+            gap <= 1e-6 * interpolation,
+            "{network:?} {activation:?}: {gap}"
+        );
+        let (loss, host) = (host.loss, host.grads);
         let (loss_graph, graph) = l1_gradients_graph(&model, &images, &points, &targets).unwrap();
         let what = format!("{network:?} {activation:?} {kernel:?} {scheme:?}");
         assert!(
@@ -320,8 +328,8 @@ fn host_gradients_equal_backprop() {
         }
         // Centred patches: the gradient in training coordinates is the chain rule of the
         // exported model's, G[:, k] − G[:, centre] for every sample k but the centre.
-        let (loss_centred, centred) =
-            l1_gradients(&model, &images, &points, &targets, true).unwrap();
+        let centred = l1_gradients(&model, &images, &points, &targets, true).unwrap();
+        let (loss_centred, centred) = (centred.loss, centred.grads);
         let mut tensors = std::collections::HashMap::new();
         for (name, t) in model.parameters() {
             tensors.insert(name.clone(), t.detach());
