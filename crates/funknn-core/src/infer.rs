@@ -16,7 +16,6 @@ use crate::config::Activation;
 use crate::jet::JetOrder;
 use crate::mlp::Mlp;
 use crate::model::PatchNetwork;
-use crate::sgemm::{sgemm, MatRef};
 use crate::Result;
 
 /// The float types of the graph-free CPU paths: f32 and f64.
@@ -40,36 +39,6 @@ pub trait Real:
     fn tanh(self) -> Self;
     fn exp(self) -> Self;
     fn erf(self) -> Self;
-
-    /// `c[m×n] = a[m×k] · bᵀ` with b `[n×k]`, all row-major, single-threaded.
-    #[doc(hidden)]
-    fn gemm_abt(a: &[Self], b: &[Self], c: &mut [Self], m: usize, n: usize, k: usize) {
-        assert!(a.len() >= m * k && b.len() >= n * k && c.len() >= m * n);
-        // SAFETY: the asserted lengths cover the row-major m×k, n×k and m×n operands.
-        unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                c.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                a.as_ptr(),
-                1,
-                k as isize,
-                b.as_ptr(),
-                k as isize,
-                1,
-                Self::ZERO,
-                Self::ONE,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            )
-        }
-    }
 }
 
 impl Real for f64 {
@@ -103,10 +72,6 @@ impl Real for f32 {
     }
     fn erf(self) -> Self {
         candle_core::cpu::erf::erf_f32(self)
-    }
-    fn gemm_abt(a: &[Self], b: &[Self], c: &mut [Self], m: usize, n: usize, k: usize) {
-        let (a, b) = (MatRef::rows(a, k), MatRef::transposed(b, k));
-        sgemm(m, n, k, a, b, c, n, false);
     }
 }
 
@@ -148,6 +113,35 @@ fn set_len<T: Real>(v: &mut Vec<T>, len: usize) {
         v.resize(len, T::ZERO);
     } else {
         v.truncate(len);
+    }
+}
+
+/// `c[m×n] = a[m×k] · bᵀ` with b `[n×k]`, single-threaded.
+fn gemm_abt<T: Real>(a: &[T], b: &[T], c: &mut [T], m: usize, n: usize, k: usize) {
+    assert!(a.len() >= m * k && b.len() >= n * k && c.len() >= m * n);
+    // SAFETY: the asserted lengths cover the row-major m×k, n×k and m×n operands.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            k as isize,
+            1,
+            T::ZERO,
+            T::ONE,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
     }
 }
 
@@ -411,7 +405,7 @@ fn mlp_forward<T: Real>(
     for (i, layer) in layers.iter().enumerate() {
         let m = k * rows;
         set_len(&mut s.b, m * layer.outputs);
-        T::gemm_abt(
+        gemm_abt(
             &s.a,
             &layer.weight,
             &mut s.b,
@@ -486,7 +480,7 @@ fn cnn_forward<T: Real>(
         im2col(&x, maps, side, ch, conv.kernel, &mut s.cols);
         let mut y = std::mem::take(&mut s.b);
         set_len(&mut y, pixels * conv.outputs);
-        T::gemm_abt(&s.cols, &conv.weight, &mut y, pixels, conv.outputs, width);
+        gemm_abt(&s.cols, &conv.weight, &mut y, pixels, conv.outputs, width);
         // The official code uses plain sin(z) in the conv stack.
         activate(
             activation,
