@@ -212,10 +212,10 @@ struct TrainArgs {
     /// Downscale training images so that their longer side is at most this (0: keep).
     #[arg(long, default_value_t = 0)]
     max_side: usize,
-    /// What the low-resolution input is downsampled from: crop (the official code: input
-    /// and target both from the crop) or target (the input is the target's downsample, as
-    /// in `funknn eval`).
-    #[arg(long, default_value = "crop")]
+    /// What the low-resolution input is downsampled from: target (the input is the
+    /// target's downsample, the relation `funknn eval` tests) or crop (the official code:
+    /// input and target both downsampled from the crop; its models sharpen too little).
+    #[arg(long, default_value = "target")]
     degradation: Degradation,
     /// Random flips and transposes of the crops.
     #[arg(long)]

@@ -63,7 +63,8 @@ impl TrainMode {
 pub enum Degradation {
     /// The crop, as the official code does: input and target are two downsamples of the
     /// same crop, so the input is sharper, relative to the target, than an image
-    /// downsampled from it.
+    /// downsampled from it. The serde default, for configurations saved before the choice
+    /// existed.
     #[default]
     Crop,
     /// The target: the input is exactly the target's antialiased downsample, the

@@ -57,8 +57,9 @@ pub struct TrainConfig {
     /// little about edges.
     #[serde(default)]
     pub max_side: usize,
-    /// What the low-resolution input is downsampled from: the crop (official) or the
-    /// target (the evaluation protocol's relation).
+    /// What the low-resolution input is downsampled from: the target (the default, the
+    /// evaluation protocol's relation) or the crop (the official code). A checkpoint
+    /// without the field predates it and used the crop.
     #[serde(default)]
     pub degradation: Degradation,
     /// Random flips and transposes of each crop.
@@ -84,7 +85,7 @@ impl Default for TrainConfig {
             seed: 0,
             init: InitScheme::He,
             max_side: 0,
-            degradation: Degradation::Crop,
+            degradation: Degradation::Target,
             augment: false,
         }
     }
@@ -524,4 +525,23 @@ impl Trainer {
 /// Where a run in `out` keeps its checkpoint.
 pub fn checkpoint_dir(out: &Path) -> PathBuf {
     out.join("checkpoint")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings saved before `degradation` and `augment` existed resume as they ran: input
+    /// from the crop, no augmentation; new runs default to the target.
+    #[test]
+    fn older_settings_keep_their_degradation() {
+        let fresh = TrainConfig::default();
+        assert_eq!(fresh.degradation, Degradation::Target);
+        let mut saved = serde_json::to_value(&fresh).unwrap();
+        let fields = saved.as_object_mut().unwrap();
+        assert!(fields.remove("degradation").is_some() && fields.remove("augment").is_some());
+        let old: TrainConfig = serde_json::from_value(saved).unwrap();
+        assert_eq!(old.degradation, Degradation::Crop);
+        assert!(!old.augment);
+    }
 }
