@@ -73,6 +73,8 @@ pub fn train_step_config(network: Network, batch: usize) -> funknn_core::train::
             ..Config::default()
         },
         mode: funknn_core::dataset::TrainMode::Factor,
+        // The official step's pairs: input and target both from the crop.
+        degradation: funknn_core::dataset::Degradation::Crop,
         batch,
         points: 512,
         steps: usize::MAX,
