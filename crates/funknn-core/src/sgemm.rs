@@ -1,5 +1,5 @@
-//! The f32 matrix product of the CPU paths (inference and the training gradient), one core
-//! per call, on strided operands: a checked wrapper of the `gemm` crate. (A hand-written
+//! The f32 matrix product of the CPU training gradient (`train_host.rs`), one core per
+//! call, on strided operands: a checked wrapper of the `gemm` crate. (A hand-written
 //! AVX2/FMA 6×16 kernel with BLIS-style packing measured the same here, 65–86 GFLOP/s per
 //! core against a 91 GFLOP/s FMA peak, so `gemm` stays; `docs/performance.md`.)
 
@@ -100,8 +100,8 @@ mod tests {
             .collect()
     }
 
-    /// Every shape class (edges of the tile, of the depth block and of the column block)
-    /// and every operand layout, against an f64 triple loop.
+    /// Odd, tiny, deep and wide shapes and every operand layout, overwriting and
+    /// accumulating, against an f64 triple loop.
     #[test]
     fn matches_a_plain_product() {
         let shapes = [
