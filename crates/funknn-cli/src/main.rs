@@ -171,6 +171,10 @@ struct TrainArgs {
     /// factor (input n in [N/8, N/2), target 2n), continuous or single.
     #[arg(long, default_value = "factor")]
     mode: TrainMode,
+    /// Factor mode: each batch's scale is an integer drawn from 2..=MAX_FACTOR (2: the
+    /// official ×2; 4 also teaches the sub-pixel positions that ×3 and ×4 ask for).
+    #[arg(long, default_value_t = 2)]
+    max_factor: usize,
     /// Side N of the random crops.
     #[arg(long, default_value_t = 128)]
     crop: usize,
@@ -420,6 +424,7 @@ fn train(args: &TrainArgs) -> Result<()> {
         let config = TrainConfig {
             model: args.architecture.config(None),
             mode: args.mode,
+            max_factor: args.max_factor,
             crop: args.crop,
             batch: args.batch,
             points: args.points,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::parallel::map_indexed;
 use crate::resize::resize_bilinear_aa;
 use crate::rng::Rng;
 use crate::{Error, Result};
@@ -15,7 +16,9 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TrainMode {
-    /// The official default: input n uniform in [N/8, N/2), target 2n.
+    /// The official default: input n uniform in [N/8, N/2), target 2n. With a maximum
+    /// factor F > 2 ([`BatchSpec::max_factor`]), each batch draws an integer factor f
+    /// uniform in 2..=F, input n uniform in [N/(4f), N/f) and target f·n.
     Factor,
     /// Input n uniform in [N/8, N/2), target uniform in (n, N]: every scale up to N/n.
     Continuous,
@@ -39,14 +42,23 @@ impl std::str::FromStr for TrainMode {
 }
 
 impl TrainMode {
-    /// `(input side, target side)` for a crop of side `crop`.
-    pub fn sizes(&self, crop: usize, rng: &mut Rng) -> (usize, usize) {
+    /// `(input side, target side)` for a crop of side `crop`; `max_factor` only matters in
+    /// factor mode.
+    pub fn sizes(&self, crop: usize, max_factor: usize, rng: &mut Rng) -> (usize, usize) {
         let lo = (crop / 8).max(2);
         let hi = (crop / 2).max(lo + 1);
         match self {
             TrainMode::Factor => {
+                // Only a mixed-factor run draws the factor, so the official ×2 runs keep
+                // their random stream.
+                let f = match max_factor {
+                    0..=2 => 2,
+                    m => 2 + rng.below(m - 1),
+                };
+                let lo = (crop / (4 * f)).max(2);
+                let hi = (crop / f).max(lo + 1);
                 let n = lo + rng.below(hi - lo);
-                (n, 2 * n)
+                (n, f * n)
             }
             TrainMode::Continuous => {
                 let n = lo + rng.below(hi - lo);
@@ -96,6 +108,8 @@ pub struct BatchSpec {
     /// Target pixels per image.
     pub points: usize,
     pub mode: TrainMode,
+    /// Largest integer scale of factor mode (2: the official ×2 only).
+    pub max_factor: usize,
     pub degradation: Degradation,
     /// Apply one of the 8 flips and transposes of the square, at random, to each crop.
     pub augment: bool,
@@ -109,6 +123,7 @@ impl BatchSpec {
             crop,
             points,
             mode: TrainMode::Factor,
+            max_factor: 2,
             degradation: Degradation::Crop,
             augment: false,
         }
@@ -194,10 +209,9 @@ impl ImageFolder {
         &self.paths
     }
 
-    /// A random `crop × crop` window of a random image, `(C, crop, crop)`.
-    fn random_crop(&self, crop: usize, rng: &mut Rng) -> Vec<f32> {
-        let (h, w, data) = &self.images[rng.below(self.images.len())];
-        let (top, left) = (rng.below(h - crop + 1), rng.below(w - crop + 1));
+    /// The `crop × crop` window at (`top`, `left`) of image `index`, `(C, crop, crop)`.
+    fn window(&self, index: usize, top: usize, left: usize, crop: usize) -> Vec<f32> {
+        let (h, w, data) = &self.images[index];
         let mut out = Vec::with_capacity(self.channels * crop * crop);
         for c in 0..self.channels {
             for y in 0..crop {
@@ -218,33 +232,76 @@ impl ImageFolder {
             ..
         } = *spec;
         let c = self.channels;
-        let (n, m) = spec.mode.sizes(crop, rng);
+        let (n, m) = spec.mode.sizes(crop, spec.max_factor, rng);
+        // Every random draw first, in a fixed order, so that the batch does not depend on
+        // how the resizing below is shared between threads.
+        let draws: Vec<CropDraw> = (0..batch)
+            .map(|_| {
+                let index = rng.below(self.images.len());
+                let (h, w, _) = &self.images[index];
+                let (top, left) = (rng.below(h - crop + 1), rng.below(w - crop + 1));
+                let symmetry = if spec.augment { rng.below(8) } else { 0 };
+                let pixels = (0..points).map(|_| (rng.below(m), rng.below(m))).collect();
+                CropDraw {
+                    index,
+                    top,
+                    left,
+                    symmetry,
+                    pixels,
+                }
+            })
+            .collect();
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let pairs = map_indexed(
+            batch,
+            threads,
+            || (),
+            |_, b| {
+                let d = &draws[b];
+                let mut window = self.window(d.index, d.top, d.left, crop);
+                if d.symmetry != 0 {
+                    window = dihedral(&window, c, crop, d.symmetry);
+                }
+                let high = resize_bilinear_aa(&window, c, crop, crop, m, m);
+                let input = match spec.degradation {
+                    Degradation::Crop => resize_bilinear_aa(&window, c, crop, crop, n, n),
+                    Degradation::Target => resize_bilinear_aa(&high, c, m, m, n, n),
+                };
+                let mut targets = Vec::with_capacity(points * c);
+                for &(i, j) in &d.pixels {
+                    targets.extend((0..c).map(|ch| high[(ch * m + i) * m + j]));
+                }
+                Ok((input, targets))
+            },
+        )?;
         let mut inputs = Vec::with_capacity(batch * c * n * n);
-        let mut coords = Vec::with_capacity(batch * points * 2);
         let mut targets = Vec::with_capacity(batch * points * c);
-        for _ in 0..batch {
-            let mut window = self.random_crop(crop, rng);
-            if spec.augment {
-                window = dihedral(&window, c, crop, rng.below(8));
-            }
-            let high = resize_bilinear_aa(&window, c, crop, crop, m, m);
-            inputs.extend(match spec.degradation {
-                Degradation::Crop => resize_bilinear_aa(&window, c, crop, crop, n, n),
-                Degradation::Target => resize_bilinear_aa(&high, c, m, m, n, n),
-            });
-            for _ in 0..points {
-                let (i, j) = (rng.below(m), rng.below(m));
-                coords.push((j as f32 + 0.5) / m as f32);
-                coords.push((i as f32 + 0.5) / m as f32);
-                targets.extend((0..c).map(|ch| high[(ch * m + i) * m + j]));
-            }
+        for (input, t) in pairs {
+            inputs.extend(input);
+            targets.extend(t);
         }
+        let coords: Vec<f32> = draws
+            .iter()
+            .flat_map(|d| &d.pixels)
+            .flat_map(|&(i, j)| [(j as f32 + 0.5) / m as f32, (i as f32 + 0.5) / m as f32])
+            .collect();
         Ok((
             Tensor::from_vec(inputs, (batch, c, n, n), &Device::Cpu)?,
             Tensor::from_vec(coords, (batch, points, 2), &Device::Cpu)?,
             Tensor::from_vec(targets, (batch, points, c), &Device::Cpu)?,
         ))
     }
+}
+
+/// The random choices behind one crop of a batch.
+struct CropDraw {
+    index: usize,
+    top: usize,
+    left: usize,
+    /// Element of the square's symmetry group (0: none), see [`dihedral`].
+    symmetry: usize,
+    /// Target pixels `(row, column)` on the `m × m` target.
+    pixels: Vec<(usize, usize)>,
 }
 
 /// Element `k` (0..8) of the symmetry group of the square applied to each `side`² channel of

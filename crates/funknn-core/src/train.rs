@@ -25,6 +25,10 @@ use crate::{Error, Result};
 pub struct TrainConfig {
     pub model: Config,
     pub mode: TrainMode,
+    /// Factor mode draws an integer scale in 2..=max_factor per batch (2: the official
+    /// ×2 only). Larger factors teach the sub-pixel positions that ×3 and ×4 ask for.
+    #[serde(default = "official_max_factor")]
+    pub max_factor: usize,
     /// Side of the random crops, in pixels.
     pub crop: usize,
     /// Images per step.
@@ -72,6 +76,7 @@ impl Default for TrainConfig {
         TrainConfig {
             model: Config::default(),
             mode: TrainMode::Factor,
+            max_factor: 2,
             crop: 128,
             batch: 16,
             points: 512,
@@ -98,6 +103,12 @@ impl TrainConfig {
         if self.crop < 16 {
             return bad(format!("crop {} is below 16 pixels", self.crop));
         }
+        if !(2..=8).contains(&self.max_factor) || self.crop < 4 * self.max_factor {
+            return bad(format!(
+                "max factor {} must be between 2 and 8, and at most a quarter of the crop",
+                self.max_factor
+            ));
+        }
         if self.batch == 0 || self.points == 0 || self.steps == 0 {
             return bad("batch, points and steps must be positive".into());
         }
@@ -115,6 +126,7 @@ impl TrainConfig {
             crop: self.crop,
             points: self.points,
             mode: self.mode,
+            max_factor: self.max_factor,
             degradation: self.degradation,
             augment: self.augment,
         }
@@ -132,6 +144,10 @@ impl TrainConfig {
             k => self.lr * self.lr_gamma.powi((step / k) as i32),
         }
     }
+}
+
+fn official_max_factor() -> usize {
+    2
 }
 
 /// The L1 loss of one batch and its gradient.

@@ -157,6 +157,46 @@ fn batches_follow_their_degradation() {
     assert!(gap > 1e-3, "{gap}");
 }
 
+/// Factor mode with a larger maximum factor draws every integer scale 2..=F, with input
+/// sides in [N/(4f), N/f); at the official maximum of 2 every target is twice the input.
+#[test]
+fn factor_batches_draw_every_scale_up_to_the_maximum() {
+    let (_, data) = one_square_image("factors");
+    let mut rng = Rng::new(9);
+    for max_factor in [2, 4] {
+        let spec = BatchSpec {
+            max_factor,
+            degradation: Degradation::Target,
+            ..BatchSpec::factor(1, 32, 64)
+        };
+        let mut seen = [0usize; 5];
+        for _ in 0..120 {
+            let (input, points, _) = data.sample(&spec, &mut rng).unwrap();
+            let n = input.dim(3).unwrap();
+            // The target side: the one whose pixel centres (j + ½)/m hold every coordinate.
+            let points = points.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let on_grid = |m: usize| {
+                points.iter().all(|&p| {
+                    let j = p * m as f32 - 0.5;
+                    (j - j.round()).abs() < 1e-3
+                })
+            };
+            let m = (n + 1..=32).find(|&m| on_grid(m)).expect("a target grid");
+            assert_eq!(m % n, 0, "target {m} is not a multiple of input {n}");
+            let f = m / n;
+            assert!((2..=max_factor).contains(&f), "factor {f}");
+            assert!(
+                n >= (32 / (4 * f)).max(2) && n < 32 / f,
+                "input {n} at ×{f}"
+            );
+            seen[f] += 1;
+        }
+        for (f, &count) in seen.iter().enumerate().take(max_factor + 1).skip(2) {
+            assert!(count > 20, "×{f} drawn {count} times of 120");
+        }
+    }
+}
+
 #[test]
 fn augmented_crops_are_flips_and_transposes() {
     let (image, data) = one_square_image("augment");
