@@ -9,6 +9,7 @@ use candle_core::{DType, Device, Tensor};
 use clap::{Parser, Subcommand};
 use funknn_core::colormap::{abs_quantile, diverging_rgb, sequential_rgb};
 use funknn_core::dataset::{Degradation, ImageFolder, TrainMode};
+use funknn_core::ensemble::SelfEnsemble;
 use funknn_core::eval::{evaluate_folder, Scale};
 use funknn_core::image_io::{match_channels, read_images};
 use funknn_core::init::InitScheme;
@@ -16,7 +17,7 @@ use funknn_core::render::{mean_gradient_and_laplacian, render_tiles, value_to_u8
 use funknn_core::train::{checkpoint_dir, TrainConfig, Trainer};
 use funknn_core::weights::write_atomic;
 use funknn_core::{
-    Activation, Config, EvalOptions, Evaluator, FunkNN, JetOrder, KernelKind, Network,
+    Activation, Config, EvalOptions, Evaluator, FunkNN, Jet, JetOrder, KernelKind, Network,
 };
 
 // Training allocates and frees many tensor-sized buffers per step; glibc returns each one to
@@ -96,6 +97,9 @@ enum Command {
         /// Also write the table as Markdown to this file.
         #[arg(long)]
         markdown: Option<PathBuf>,
+        /// Score FunkNN's mean over the 8 flips and transposes of the input (8× slower).
+        #[arg(long)]
+        self_ensemble: bool,
     },
     /// Super-resolve a PNG/JPEG to any size (non-integer scales too), tile by tile.
     Upsample {
@@ -108,6 +112,10 @@ enum Command {
         size: SizeArgs,
         #[command(flatten)]
         model: ModelArgs,
+        /// Average the model over the 8 flips and transposes of the input: a little
+        /// sharper and cleaner, 8× slower.
+        #[arg(long)]
+        self_ensemble: bool,
     },
     /// Draw the gradient magnitude and the Laplacian of the continuous image as colour maps:
     /// PREFIX-gradient.png (sequential) and PREFIX-laplacian.png (diverging).
@@ -337,19 +345,22 @@ fn run(cli: Cli) -> Result<()> {
             max_side,
             scales,
             markdown,
+            self_ensemble,
         } => eval(
             model.as_deref(),
             &data,
             max_side,
             &scales,
             markdown.as_deref(),
+            self_ensemble,
         ),
         Command::Upsample {
             input,
             output,
             size,
             model,
-        } => upsample(&input, &output, &size, &model),
+            self_ensemble,
+        } => upsample(&input, &output, &size, &model, self_ensemble),
         Command::Derivatives {
             input,
             output,
@@ -365,6 +376,7 @@ fn eval(
     max_side: usize,
     factors: &[f64],
     markdown: Option<&Path>,
+    self_ensemble: bool,
 ) -> Result<()> {
     let model = load_model(model_dir, &MLP_PHOTO)?;
     let mut scales = Vec::new();
@@ -383,7 +395,7 @@ fn eval(
             });
         }
     }
-    let table = evaluate_folder(&model, data, max_side, &scales, |path| {
+    let table = evaluate_folder(&model, data, max_side, &scales, self_ensemble, |path| {
         tracing::info!("evaluated {}", path.display());
     })
     .with_context(|| format!("evaluating on {}", data.display()))?;
@@ -593,7 +605,13 @@ fn save_picture(
     .with_context(|| format!("writing {}", path.display()))
 }
 
-fn upsample(input: &Path, output: &Path, size: &SizeArgs, args: &ModelArgs) -> Result<()> {
+fn upsample(
+    input: &Path,
+    output: &Path,
+    size: &SizeArgs,
+    args: &ModelArgs,
+    self_ensemble: bool,
+) -> Result<()> {
     // Check the output name before hours of work.
     if image::ImageFormat::from_path(output).is_err() {
         bail!(
@@ -604,15 +622,21 @@ fn upsample(input: &Path, output: &Path, size: &SizeArgs, args: &ModelArgs) -> R
     let (model, image, in_channels, out_h, out_w) =
         load_for_rendering(input, size, args, &MLP_PHOTO)?;
     let channels = model.config().channels;
-    let evaluator = Evaluator::new(&model, &image, JetOrder::Value, EvalOptions::default())?;
     let mut pixels = vec![0u8; out_h * out_w * channels];
     let bar = progress(out_h, "upsampling");
-    render_tiles(&evaluator, out_h, out_w, args.tile, |row, rows, jet| {
+    let on_tile = |row: usize, rows: usize, jet: &Jet| {
         let tile = value_to_u8(jet)?;
         pixels[row * out_w * channels..(row + rows) * out_w * channels].copy_from_slice(&tile);
         bar.inc(rows as u64);
         Ok(())
-    })?;
+    };
+    if self_ensemble {
+        let ensemble = SelfEnsemble::new(&model, &image, EvalOptions::default())?;
+        render_tiles(&ensemble, out_h, out_w, args.tile, on_tile)?;
+    } else {
+        let evaluator = Evaluator::new(&model, &image, JetOrder::Value, EvalOptions::default())?;
+        render_tiles(&evaluator, out_h, out_w, args.tile, on_tile)?;
+    }
     bar.finish_and_clear();
     // A grey input stays grey, even through an RGB model.
     let pixels = if in_channels == 1 && channels == 3 {

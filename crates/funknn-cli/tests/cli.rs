@@ -380,6 +380,30 @@ fn upsample_at_scale_one_with_a_bspline_reproduces_the_picture() {
         worst <= 1,
         "B-spline interpolation at pixel centres is off by {worst}/255"
     );
+    // The interpolation is symmetric, so its mean over the flips and transposes of the
+    // (non-square) picture reproduces it as well.
+    let ens = dir.join("ens.png");
+    ok(&funknn(&[
+        "upsample",
+        s(&png),
+        "--scale",
+        "1",
+        "--model",
+        s(&model),
+        "--self-ensemble",
+        "-o",
+        s(&ens),
+    ]));
+    let c = image::open(&ens).unwrap().to_rgb8();
+    assert_eq!(a.dimensions(), c.dimensions());
+    let worst = a
+        .as_raw()
+        .iter()
+        .zip(c.as_raw())
+        .map(|(x, y)| (*x as i32 - *y as i32).abs())
+        .max()
+        .unwrap();
+    assert!(worst <= 1, "the self-ensemble is off by {worst}/255");
 }
 
 #[test]

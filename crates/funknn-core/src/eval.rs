@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
+use crate::ensemble::SelfEnsemble;
 use crate::evaluator::Evaluator;
-use crate::jet::JetOrder;
+use crate::jet::{Jet, JetOrder};
 use crate::model::{EvalOptions, FunkNN};
 use crate::render::render_tiles;
 use crate::resize::{resize_bilinear_aa, Interpolator};
@@ -81,7 +82,9 @@ pub fn snr_psnr(estimate: &[f32], reference: &[f32]) -> (f64, f64) {
     (10.0 * (signal / noise).log10(), 10.0 * (1.0 / mse).log10())
 }
 
-/// FunkNN's rendering of `image` `(C, h, w)` at `out_h × out_w`, channel-first.
+/// FunkNN's rendering of `image` `(C, h, w)` at `out_h × out_w`, channel-first; with
+/// `self_ensemble`, the mean over the 8 flips and transposes ([`SelfEnsemble`]).
+#[allow(clippy::too_many_arguments)]
 fn funknn_upsample(
     model: &FunkNN,
     image: &[f32],
@@ -90,11 +93,11 @@ fn funknn_upsample(
     w: usize,
     out_h: usize,
     out_w: usize,
+    self_ensemble: bool,
 ) -> Result<Vec<f32>> {
     let t = Tensor::from_vec(image.to_vec(), (1, c, h, w), &Device::Cpu)?;
-    let evaluator = Evaluator::new(model, &t, JetOrder::Value, EvalOptions::default())?;
     let mut out = vec![0f32; c * out_h * out_w];
-    render_tiles(&evaluator, out_h, out_w, 65_536, |row, rows, jet| {
+    let store = |row: usize, rows: usize, jet: &Jet, out: &mut [f32]| -> Result<()> {
         let v: Vec<f32> = jet.value()?.flatten_all()?.to_vec1()?;
         for (p, px) in v.chunks(c).enumerate() {
             let (y, x) = (row + p / out_w, p % out_w);
@@ -104,16 +107,29 @@ fn funknn_upsample(
         }
         debug_assert_eq!(v.len(), rows * out_w * c);
         Ok(())
-    })?;
+    };
+    if self_ensemble {
+        let ensemble = SelfEnsemble::new(model, &t, EvalOptions::default())?;
+        render_tiles(&ensemble, out_h, out_w, 65_536, |row, rows, jet| {
+            store(row, rows, jet, &mut out)
+        })?;
+    } else {
+        let evaluator = Evaluator::new(model, &t, JetOrder::Value, EvalOptions::default())?;
+        render_tiles(&evaluator, out_h, out_w, 65_536, |row, rows, jet| {
+            store(row, rows, jet, &mut out)
+        })?;
+    }
     Ok(out)
 }
 
-/// Runs the protocol on every PNG/JPEG in `dir`. `progress` is told each finished image.
+/// Runs the protocol on every PNG/JPEG in `dir`, FunkNN as it is or, with `self_ensemble`,
+/// as the mean over the 8 flips and transposes. `progress` is told each finished image.
 pub fn evaluate_folder(
     model: &FunkNN,
     dir: &Path,
     max_side: usize,
     scales: &[Scale],
+    self_ensemble: bool,
     mut progress: impl FnMut(&Path),
 ) -> Result<EvalTable> {
     let c = model.config().channels;
@@ -164,14 +180,14 @@ pub fn evaluate_folder(
                 let (mut img, mut ih, mut iw) = (lr.clone(), lh, lw);
                 let mut f = 1.0;
                 while f * 2.0 < scale.factor - 1e-9 {
-                    img = funknn_upsample(model, &img, c, ih, iw, 2 * ih, 2 * iw)?;
+                    img = funknn_upsample(model, &img, c, ih, iw, 2 * ih, 2 * iw, self_ensemble)?;
                     ih *= 2;
                     iw *= 2;
                     f *= 2.0;
                 }
-                funknn_upsample(model, &img, c, ih, iw, hh, hw)?
+                funknn_upsample(model, &img, c, ih, iw, hh, hw, self_ensemble)?
             } else {
-                funknn_upsample(model, &lr, c, lh, lw, hh, hw)?
+                funknn_upsample(model, &lr, c, lh, lw, hh, hw, self_ensemble)?
             };
             let mut results = vec![snr_psnr(&ours, &hr)];
             for interp in Interpolator::ALL {

@@ -12,6 +12,29 @@ use crate::sampler::host_points;
 use crate::sampler_host::HostImages;
 use crate::Result;
 
+/// A continuous image: a model bound to its input, evaluated at any points.
+pub trait ContinuousImage {
+    /// The jet at `points` `(N, P, 2)` (unit coordinates): parts `(N, P, C)`.
+    fn evaluate(&self, points: &Tensor) -> Result<Jet>;
+    /// The dtype points must be given in.
+    fn dtype(&self) -> DType;
+    fn device(&self) -> &candle_core::Device;
+}
+
+impl ContinuousImage for Evaluator<'_> {
+    fn evaluate(&self, points: &Tensor) -> Result<Jet> {
+        Evaluator::evaluate(self, points)
+    }
+
+    fn dtype(&self) -> DType {
+        Evaluator::dtype(self)
+    }
+
+    fn device(&self) -> &candle_core::Device {
+        Evaluator::device(self)
+    }
+}
+
 /// What the images were prepared into.
 enum Engine {
     /// The CPU engine of `infer.rs`, in f32.

@@ -22,6 +22,7 @@ pub mod colormap;
 pub mod config;
 pub mod coords;
 pub mod dataset;
+pub mod ensemble;
 mod error;
 pub mod eval;
 pub mod evaluator;

@@ -2,7 +2,7 @@
 //! stays bounded whatever the output size.
 
 use crate::coords::pixel_centres_rows;
-use crate::evaluator::Evaluator;
+use crate::evaluator::ContinuousImage;
 use crate::jet::Jet;
 use crate::{Error, Result};
 
@@ -68,11 +68,12 @@ pub fn output_size(
     Ok((height, width))
 }
 
-/// Evaluates the prepared image of `evaluator` at the pixel centres of a `height × width`
+/// Evaluates the continuous image `evaluator` (an [`Evaluator`](crate::Evaluator) or a
+/// [`SelfEnsemble`](crate::ensemble::SelfEnsemble)) at the pixel centres of a `height × width`
 /// grid, `tile_points` points (whole rows) at a time, and hands each tile to `on_tile` with
 /// its first row, its row count and its jet (parts `(1, rows·width, C)`).
 pub fn render_tiles(
-    evaluator: &Evaluator,
+    evaluator: &impl ContinuousImage,
     height: usize,
     width: usize,
     tile_points: usize,
