@@ -655,8 +655,20 @@ fn eval_prints_a_table_where_a_zero_net_equals_its_kernel() {
     ok(&out);
     let table = std::fs::read_to_string(&md).unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), table.trim());
-    let rows: Vec<&str> = table.lines().skip(2).collect();
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ×")).collect();
     assert_eq!(rows.len(), 4, "{table}");
+    // The summary line gives the gains over bicubic to the millidecibel: ~0 for the direct
+    // scales (the recursive ×4 is two bicubic steps against one).
+    let summary = table
+        .lines()
+        .find_map(|l| l.strip_prefix("FunkNN's SNR gain over bicubic: "))
+        .expect("a summary line");
+    let gains: Vec<f64> = summary
+        .split(" dB")
+        .filter_map(|g| g.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(gains.len(), 4, "{summary}");
+    assert!(gains[..3].iter().all(|g| g.abs() < 0.05), "{summary}");
     assert!(rows[3].contains("recursive"));
     for row in &rows[..3] {
         let cells: Vec<f64> = row

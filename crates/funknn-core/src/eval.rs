@@ -66,7 +66,26 @@ impl EvalTable {
             }
             s += "\n";
         }
+        if let Some(gains) = self.snr_gains("bicubic") {
+            let gains: Vec<String> = gains
+                .iter()
+                .map(|(label, g)| format!("{label} {g:+.3} dB"))
+                .collect();
+            s += &format!("\nFunkNN's SNR gain over bicubic: {}.\n", gains.join(", "));
+        }
         s
+    }
+
+    /// FunkNN's SNR minus `method`'s, per scale; `None` if either is missing.
+    pub fn snr_gains(&self, method: &str) -> Option<Vec<(String, f64)>> {
+        let ours = self.methods.iter().position(|m| m == "funknn")?;
+        let theirs = self.methods.iter().position(|m| m == method)?;
+        Some(
+            self.rows
+                .iter()
+                .map(|(label, v)| (label.clone(), v[ours].0 - v[theirs].0))
+                .collect(),
+        )
     }
 }
 
