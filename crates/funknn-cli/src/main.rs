@@ -9,7 +9,7 @@ use candle_core::{DType, Device, Tensor};
 use clap::{Parser, Subcommand};
 use funknn_core::colormap::{abs_quantile, diverging_rgb, sequential_rgb};
 use funknn_core::dataset::{Degradation, ImageFolder, TrainMode};
-use funknn_core::ensemble::SelfEnsemble;
+use funknn_core::ensemble::value_image;
 use funknn_core::eval::{evaluate_folder, Scale};
 use funknn_core::image_io::{match_channels, read_images};
 use funknn_core::init::InitScheme;
@@ -180,7 +180,7 @@ struct TrainArgs {
     #[arg(long, default_value = "factor")]
     mode: TrainMode,
     /// Factor mode: each batch's scale is an integer drawn from 2..=MAX_FACTOR (2: the
-    /// official ×2; 4 also teaches the sub-pixel positions that ×3 and ×4 ask for).
+    /// official ×2; on photographs, 4 did not improve ×4: see docs/training.md).
     #[arg(long, default_value_t = 2)]
     max_factor: usize,
     /// Side N of the random crops.
@@ -630,13 +630,8 @@ fn upsample(
         bar.inc(rows as u64);
         Ok(())
     };
-    if self_ensemble {
-        let ensemble = SelfEnsemble::new(&model, &image, EvalOptions::default())?;
-        render_tiles(&ensemble, out_h, out_w, args.tile, on_tile)?;
-    } else {
-        let evaluator = Evaluator::new(&model, &image, JetOrder::Value, EvalOptions::default())?;
-        render_tiles(&evaluator, out_h, out_w, args.tile, on_tile)?;
-    }
+    let continuous = value_image(&model, &image, self_ensemble, EvalOptions::default())?;
+    render_tiles(continuous.as_ref(), out_h, out_w, args.tile, on_tile)?;
     bar.finish_and_clear();
     // A grey input stays grey, even through an RGB model.
     let pixels = if in_channels == 1 && channels == 3 {

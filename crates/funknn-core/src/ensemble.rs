@@ -51,6 +51,21 @@ fn flip(t: &Tensor, dim: usize) -> Result<Tensor> {
     Ok(t.index_select(&index, dim)?)
 }
 
+/// The values of `model` on `images`: the model itself, or with `self_ensemble` its mean
+/// over the 8 symmetries.
+pub fn value_image<'a>(
+    model: &'a FunkNN,
+    images: &Tensor,
+    self_ensemble: bool,
+    options: EvalOptions,
+) -> Result<Box<dyn ContinuousImage + 'a>> {
+    Ok(if self_ensemble {
+        Box::new(SelfEnsemble::new(model, images, options)?)
+    } else {
+        Box::new(Evaluator::new(model, images, JetOrder::Value, options)?)
+    })
+}
+
 /// A model's self-ensemble on prepared images: values only (a derivative would need each
 /// member's jet turned back by its symmetry).
 ///

@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
-use crate::ensemble::SelfEnsemble;
-use crate::evaluator::Evaluator;
-use crate::jet::{Jet, JetOrder};
+use crate::ensemble::value_image;
 use crate::model::{EvalOptions, FunkNN};
 use crate::render::render_tiles;
 use crate::resize::{resize_bilinear_aa, Interpolator};
@@ -102,7 +100,8 @@ pub fn snr_psnr(estimate: &[f32], reference: &[f32]) -> (f64, f64) {
 }
 
 /// FunkNN's rendering of `image` `(C, h, w)` at `out_h × out_w`, channel-first; with
-/// `self_ensemble`, the mean over the 8 flips and transposes ([`SelfEnsemble`]).
+/// `self_ensemble`, the mean over the 8 flips and transposes
+/// ([`SelfEnsemble`](crate::ensemble::SelfEnsemble)).
 #[allow(clippy::too_many_arguments)]
 fn funknn_upsample(
     model: &FunkNN,
@@ -116,28 +115,24 @@ fn funknn_upsample(
 ) -> Result<Vec<f32>> {
     let t = Tensor::from_vec(image.to_vec(), (1, c, h, w), &Device::Cpu)?;
     let mut out = vec![0f32; c * out_h * out_w];
-    let store = |row: usize, rows: usize, jet: &Jet, out: &mut [f32]| -> Result<()> {
-        let v: Vec<f32> = jet.value()?.flatten_all()?.to_vec1()?;
-        for (p, px) in v.chunks(c).enumerate() {
-            let (y, x) = (row + p / out_w, p % out_w);
-            for ch in 0..c {
-                out[(ch * out_h + y) * out_w + x] = px[ch];
+    let continuous = value_image(model, &t, self_ensemble, EvalOptions::default())?;
+    render_tiles(
+        continuous.as_ref(),
+        out_h,
+        out_w,
+        65_536,
+        |row, rows, jet| {
+            let v: Vec<f32> = jet.value()?.flatten_all()?.to_vec1()?;
+            for (p, px) in v.chunks(c).enumerate() {
+                let (y, x) = (row + p / out_w, p % out_w);
+                for ch in 0..c {
+                    out[(ch * out_h + y) * out_w + x] = px[ch];
+                }
             }
-        }
-        debug_assert_eq!(v.len(), rows * out_w * c);
-        Ok(())
-    };
-    if self_ensemble {
-        let ensemble = SelfEnsemble::new(model, &t, EvalOptions::default())?;
-        render_tiles(&ensemble, out_h, out_w, 65_536, |row, rows, jet| {
-            store(row, rows, jet, &mut out)
-        })?;
-    } else {
-        let evaluator = Evaluator::new(model, &t, JetOrder::Value, EvalOptions::default())?;
-        render_tiles(&evaluator, out_h, out_w, 65_536, |row, rows, jet| {
-            store(row, rows, jet, &mut out)
-        })?;
-    }
+            debug_assert_eq!(v.len(), rows * out_w * c);
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 

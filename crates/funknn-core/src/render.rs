@@ -73,7 +73,7 @@ pub fn output_size(
 /// grid, `tile_points` points (whole rows) at a time, and hands each tile to `on_tile` with
 /// its first row, its row count and its jet (parts `(1, rows·width, C)`).
 pub fn render_tiles(
-    evaluator: &impl ContinuousImage,
+    evaluator: &dyn ContinuousImage,
     height: usize,
     width: usize,
     tile_points: usize,

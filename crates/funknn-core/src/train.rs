@@ -26,7 +26,8 @@ pub struct TrainConfig {
     pub model: Config,
     pub mode: TrainMode,
     /// Factor mode draws an integer scale in 2..=max_factor per batch (2: the official
-    /// ×2 only). Larger factors teach the sub-pixel positions that ×3 and ×4 ask for.
+    /// ×2 only). Larger factors show the sub-pixel positions that ×3 and ×4 ask for (on
+    /// photographs, that did not improve ×4: `docs/training.md`).
     #[serde(default = "official_max_factor")]
     pub max_factor: usize,
     /// Side of the random crops, in pixels.
