@@ -102,17 +102,15 @@ impl<'a> SelfEnsemble<'a> {
 impl ContinuousImage for SelfEnsemble<'_> {
     /// The mean value of the 8 members at `points` `(N, P, 2)`: parts `(N, P, C)`.
     fn evaluate(&self, points: &Tensor) -> Result<Jet> {
-        let mut sum: Option<Tensor> = None;
-        for (k, member) in self.members.iter().enumerate() {
-            let value = member.evaluate(&transform_points(points, k)?)?.value()?;
-            sum = Some(match sum {
-                None => value,
-                Some(s) => (s + value)?,
-            });
+        let member_value = |k: usize| -> Result<Tensor> {
+            let jet = self.members[k].evaluate(&transform_points(points, k)?)?;
+            jet.value()
+        };
+        let mut sum = member_value(0)?;
+        for k in 1..SYMMETRIES {
+            sum = (sum + member_value(k)?)?;
         }
-        let mean = sum
-            .expect("8 members")
-            .affine(1.0 / SYMMETRIES as f64, 0.0)?;
+        let mean = sum.affine(1.0 / SYMMETRIES as f64, 0.0)?;
         Jet::new(mean.unsqueeze(0)?, JetOrder::Value)
     }
 
