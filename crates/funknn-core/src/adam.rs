@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use candle_core::{backprop::GradStore, Tensor, Var};
+use candle_core::{backprop::GradStore, DType, Tensor, Var};
 
 use crate::Result;
 
@@ -63,14 +63,77 @@ impl Adam {
             let Some(g) = grads.get(name) else {
                 continue;
             };
-            let m = ((&self.first[name] * self.beta1)? + (g * (1.0 - self.beta1))?)?;
-            let v = ((&self.second[name] * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
-            let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + self.eps)?)?;
-            var.set(&(var.as_tensor() - (update * self.lr)?)?)?;
+            let (m, v) = if var.device().is_cpu() && var.dtype() == DType::F32 {
+                self.host_update(var, g, &self.first[name], &self.second[name], bc1, bc2)?
+            } else {
+                self.tensor_update(var, g, &self.first[name], &self.second[name], bc1, bc2)?
+            };
             self.first.insert(name.clone(), m);
             self.second.insert(name.clone(), v);
         }
         Ok(())
+    }
+
+    /// One parameter's update with tensor operations, on any device and dtype. Returns the
+    /// new moments.
+    fn tensor_update(
+        &self,
+        var: &Var,
+        g: &Tensor,
+        m: &Tensor,
+        v: &Tensor,
+        bc1: f64,
+        bc2: f64,
+    ) -> Result<(Tensor, Tensor)> {
+        let m = ((m * self.beta1)? + (g * (1.0 - self.beta1))?)?;
+        let v = ((v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
+        let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + self.eps)?)?;
+        var.set(&(var.as_tensor() - (update * self.lr)?)?)?;
+        Ok((m, v))
+    }
+
+    /// One parameter's update in a single host loop: the same f32 operations, in the same
+    /// order, as [`Self::tensor_update`] (candle's `t * s` is
+    /// `t * f32(s) + 0`, `t / s` is `t * f32(1/s) + 0` and `t + s` is `t * 1 + f32(s)`), so
+    /// the result is bit for bit the same, without a dozen temporary tensors per parameter.
+    /// Returns the new moments.
+    fn host_update(
+        &self,
+        var: &Var,
+        g: &Tensor,
+        m: &Tensor,
+        v: &Tensor,
+        bc1: f64,
+        bc2: f64,
+    ) -> Result<(Tensor, Tensor)> {
+        let shape = var.shape().clone();
+        let flat = |t: &Tensor| -> Result<Vec<f32>> {
+            Ok(t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
+        };
+        let (mut p, g, mut m, mut v) = (flat(var.as_tensor())?, flat(g)?, flat(m)?, flat(v)?);
+        if g.len() != p.len() || m.len() != p.len() || v.len() != p.len() {
+            return Err(crate::Error::invalid(
+                "optimiser",
+                format!("gradient or moments of a different size than the parameter ({shape:?})"),
+            ));
+        }
+        let f = |x: f64| x as f32;
+        let (b1, c1) = (f(self.beta1), f(1.0 - self.beta1));
+        let (b2, c2) = (f(self.beta2), f(1.0 - self.beta2));
+        let (s1, s2) = (f(1.0 / bc1), f(1.0 / bc2));
+        let (eps, lr) = (f(self.eps), f(self.lr));
+        for (((p, &g), m), v) in p.iter_mut().zip(&g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            *m = (*m * b1 + 0.0) + (g * c1 + 0.0);
+            *v = (*v * b2 + 0.0) + ((g * g) * c2 + 0.0);
+            let update = (*m * s1 + 0.0) / ((*v * s2 + 0.0).sqrt() * 1.0 + eps);
+            *p -= update * lr + 0.0;
+        }
+        let dev = var.device();
+        var.set(&Tensor::from_vec(p, &shape, dev)?)?;
+        Ok((
+            Tensor::from_vec(m, &shape, dev)?,
+            Tensor::from_vec(v, &shape, dev)?,
+        ))
     }
 
     pub fn steps_taken(&self) -> usize {
@@ -100,5 +163,65 @@ impl Adam {
         }
         self.step = step;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Rng;
+    use candle_core::Device;
+
+    fn random(rng: &mut Rng, n: usize, scale: f64) -> Tensor {
+        let v: Vec<f32> = (0..n)
+            .map(|_| ((rng.uniform() - 0.5) * scale) as f32)
+            .collect();
+        Tensor::from_vec(v, (n / 4, 4), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn host_update_equals_the_tensor_expressions_bit_for_bit() {
+        let mut rng = Rng::new(3);
+        let n = 1000;
+        // Parameters near zero, so that a one-ulp change of an update shows in them.
+        let start = random(&mut rng, n, 1e-7);
+        // Two separate variables (`from_tensor` of a variable would share its storage).
+        let a = Var::from_tensor(&start).unwrap();
+        let b = Var::from_tensor(&start).unwrap();
+        let (mut m, mut v) = (a.zeros_like().unwrap(), a.zeros_like().unwrap());
+        let (mut mb, mut vb) = (m.clone(), v.clone());
+        let mut adam = Adam::new(vec![], 3e-4).unwrap();
+        for t in 1..=5 {
+            // Gradients of every size, zeros included.
+            let mut g = random(&mut rng, n, 10f64.powi(t - 3));
+            if t == 2 {
+                g = g.zeros_like().unwrap();
+            }
+            adam.lr = 1e-3 / t as f64;
+            let (bc1, bc2) = (1.0 - 0.9f64.powi(t), 1.0 - 0.999f64.powi(t));
+            (m, v) = adam.host_update(&a, &g, &m, &v, bc1, bc2).unwrap();
+            (mb, vb) = adam.tensor_update(&b, &g, &mb, &vb, bc1, bc2).unwrap();
+            let bits = |t: &Tensor| -> Vec<u32> {
+                let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+                v.into_iter().map(f32::to_bits).collect()
+            };
+            assert_eq!(
+                bits(a.as_tensor()),
+                bits(b.as_tensor()),
+                "parameters, step {t}"
+            );
+            assert_eq!(bits(&m), bits(&mb), "first moments, step {t}");
+            assert_eq!(bits(&v), bits(&vb), "second moments, step {t}");
+        }
+        // And it moved: the test compares something.
+        let moved = (a.as_tensor() - &start)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(moved > 1e-4, "{moved}");
     }
 }
