@@ -16,7 +16,7 @@ use crate::model::FunkNN;
 use crate::rng::Rng;
 use crate::sampler_host::HostImages;
 pub use crate::train_host::export_centred;
-use crate::train_host::host_l1_gradients;
+use crate::train_host::{host_l1_gradients, HostWorkspace};
 use crate::weights::{make_readable, write_atomic};
 use crate::{Error, Result};
 
@@ -176,6 +176,25 @@ pub fn l1_gradients(
     targets: &Tensor,
     centred: bool,
 ) -> Result<L1Gradients> {
+    l1_gradients_reusing(
+        model,
+        images,
+        points,
+        targets,
+        centred,
+        &HostWorkspace::default(),
+    )
+}
+
+/// [`l1_gradients`] with the graph-free path's buffers kept in `workspace` between calls.
+fn l1_gradients_reusing(
+    model: &FunkNN,
+    images: &Tensor,
+    points: &Tensor,
+    targets: &Tensor,
+    centred: bool,
+    workspace: &HostWorkspace,
+) -> Result<L1Gradients> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if images.device().is_cpu()
         && model
@@ -183,7 +202,7 @@ pub fn l1_gradients(
             .iter()
             .all(|(_, t)| t.dtype() == DType::F32)
     {
-        return host_l1_gradients(model, images, points, targets, threads, centred);
+        return host_l1_gradients(model, images, points, targets, threads, centred, workspace);
     }
     if centred {
         return Err(Error::invalid(
@@ -298,6 +317,8 @@ pub struct Trainer {
     losses: Vec<f32>,
     baselines: Vec<f32>,
     seconds: f64,
+    /// The gradient's buffers, reused from step to step.
+    workspace: HostWorkspace,
 }
 
 fn sorted_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>> {
@@ -334,6 +355,7 @@ impl Trainer {
             losses: Vec::new(),
             baselines: Vec::new(),
             seconds: 0.0,
+            workspace: HostWorkspace::default(),
         })
     }
 
@@ -417,7 +439,14 @@ impl Trainer {
             loss: loss_value,
             interpolation_loss: baseline,
             grads,
-        } = l1_gradients(&self.model, &images, &points, &targets, self.centred())?;
+        } = l1_gradients_reusing(
+            &self.model,
+            &images,
+            &points,
+            &targets,
+            self.centred(),
+            &self.workspace,
+        )?;
         if !loss_value.is_finite() {
             return Err(Error::invalid(
                 "training",
@@ -560,5 +589,52 @@ mod tests {
         let old: TrainConfig = serde_json::from_value(saved).unwrap();
         assert_eq!(old.degradation, Degradation::Crop);
         assert!(!old.augment);
+    }
+
+    /// Buffers reused from earlier calls, of the same network or of another one, give the
+    /// same gradient bit for bit as fresh ones.
+    #[test]
+    fn reused_buffers_give_the_same_gradient() {
+        use crate::config::{Config, Network};
+        let dev = Device::Cpu;
+        let mut rng = Rng::new(4);
+        let mut uniform = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform() as f32).collect() };
+        let (n, c, side, p) = (2, 3, 12, 600);
+        let images = Tensor::from_vec(uniform(n * c * side * side), (n, c, side, side), &dev);
+        let points = Tensor::from_vec(uniform(n * p * 2), (n, p, 2), &dev).unwrap();
+        let targets = Tensor::from_vec(uniform(n * p * c), (n, p, c), &dev).unwrap();
+        let images = images.unwrap();
+        let model = |network| {
+            let config = Config {
+                network,
+                ..Config::default()
+            };
+            FunkNN::random(&config, 1, DType::F32, &dev).unwrap().0
+        };
+        let (mlp, cnn) = (model(Network::Mlp), model(Network::Cnn));
+        let bits = |g: &L1Gradients| -> Vec<(String, Vec<u32>)> {
+            let mut out: Vec<_> = g
+                .grads
+                .iter()
+                .map(|(name, t)| {
+                    let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+                    (name.clone(), v.into_iter().map(f32::to_bits).collect())
+                })
+                .collect();
+            out.push(("loss".into(), vec![g.loss.to_bits()]));
+            out.sort();
+            out
+        };
+        let workspace = HostWorkspace::default();
+        let run = |model: &FunkNN, centred: bool| {
+            let reused =
+                l1_gradients_reusing(model, &images, &points, &targets, centred, &workspace);
+            let fresh = l1_gradients(model, &images, &points, &targets, centred).unwrap();
+            assert_eq!(bits(&reused.unwrap()), bits(&fresh));
+        };
+        run(&mlp, true);
+        run(&mlp, true);
+        run(&cnn, false);
+        run(&mlp, false);
     }
 }

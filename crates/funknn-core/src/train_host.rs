@@ -13,6 +13,7 @@
 //! chunks are summed into a fixed number of slots in a fixed order.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use candle_core::{Device, Tensor};
 
@@ -69,6 +70,48 @@ impl Grads {
             abs_error: 0.0,
             abs_interpolation_error: 0.0,
         }
+    }
+
+    /// Whether these sums have the sizes of `layers` and `convs`.
+    fn fits(&self, layers: &[Dense<f32>], convs: &[Conv<f32>]) -> bool {
+        self.weight.len() == layers.len()
+            && self.conv_weight.len() == convs.len()
+            && self
+                .weight
+                .iter()
+                .zip(layers)
+                .all(|(w, l)| w.len() == l.inputs * l.outputs)
+            && self
+                .bias
+                .iter()
+                .zip(layers)
+                .all(|(b, l)| b.len() == l.outputs)
+            && self
+                .conv_weight
+                .iter()
+                .zip(convs)
+                .all(|(w, c)| w.len() == c.outputs * c.kernel * c.kernel * c.inputs)
+            && self
+                .conv_bias
+                .iter()
+                .zip(convs)
+                .all(|(b, c)| b.len() == c.outputs)
+    }
+
+    fn clear(&mut self) {
+        for v in self
+            .weight
+            .iter_mut()
+            .chain(&mut self.bias)
+            .chain(&mut self.conv_weight)
+            .chain(&mut self.conv_bias)
+        {
+            v.fill(0.0);
+        }
+        self.omega.fill(0.0);
+        self.ws = [0.0; 2];
+        self.abs_error = 0.0;
+        self.abs_interpolation_error = 0.0;
     }
 
     fn add(&mut self, other: &Grads) {
@@ -273,6 +316,40 @@ enum Net {
         convs: Vec<Conv<f32>>,
         head: Vec<Dense<f32>>,
     },
+}
+
+/// Buffers of the host gradient kept from one call to the next (a training run holds one).
+/// Fresh buffers of this size (tens of MB per step) come from the kernel as zeroed pages,
+/// which cost several percent of a training step.
+#[derive(Default)]
+pub(crate) struct HostWorkspace {
+    grads: Mutex<Vec<Grads>>,
+    works: Mutex<Vec<Work>>,
+}
+
+impl HostWorkspace {
+    /// Zeroed gradient sums for `layers` and `convs`, reused if possible.
+    fn take_grads(&self, layers: &[Dense<f32>], convs: &[Conv<f32>]) -> Grads {
+        let reused = self.grads.lock().ok().and_then(|mut pool| pool.pop());
+        match reused {
+            Some(mut g) if g.fits(layers, convs) => {
+                g.clear();
+                g
+            }
+            _ => Grads::zeros(layers, convs),
+        }
+    }
+
+    fn take_work(&self) -> Work {
+        let reused = self.works.lock().ok().and_then(|mut pool| pool.pop());
+        reused.unwrap_or_default()
+    }
+
+    fn give_back<T>(pool: &Mutex<Vec<T>>, item: T) {
+        if let Ok(mut pool) = pool.lock() {
+            pool.push(item);
+        }
+    }
 }
 
 /// Everything a worker needs, borrowed.
@@ -612,6 +689,7 @@ pub(crate) fn host_l1_gradients(
     targets: &Tensor,
     threads: usize,
     centred: bool,
+    workspace: &HostWorkspace,
 ) -> Result<L1Gradients> {
     model.check_images(images)?;
     let (n, p, _) = points.dims3()?;
@@ -675,22 +753,33 @@ pub(crate) fn host_l1_gradients(
         Net::Mlp(layers) => (layers, &[]),
         Net::Cnn { convs, head } => (head, convs),
     };
-    let slots = map_indexed(n_slots, threads, Work::default, |work, s| {
-        let mut g = Grads::zeros(layers, convs);
-        for j in (s..n_chunks).step_by(n_slots) {
-            let start = j * chunk;
-            step.chunk(start, chunk.min(total - start), &mut g, work)?;
-        }
-        Ok(g)
-    })?;
-    let mut sum: Option<Grads> = None;
-    for g in slots {
-        match &mut sum {
-            None => sum = Some(g),
-            Some(s) => s.add(&g),
-        }
+    let slots = map_indexed(
+        n_slots,
+        threads,
+        || (),
+        |_, s| {
+            let mut g = workspace.take_grads(layers, convs);
+            let mut work = workspace.take_work();
+            let mut result = Ok(());
+            for j in (s..n_chunks).step_by(n_slots) {
+                let start = j * chunk;
+                result = step.chunk(start, chunk.min(total - start), &mut g, &mut work);
+                if result.is_err() {
+                    break;
+                }
+            }
+            HostWorkspace::give_back(&workspace.works, work);
+            result.map(|()| g)
+        },
+    )?;
+    let mut slots = slots.into_iter();
+    let mut g = slots
+        .next()
+        .ok_or_else(|| Error::invalid("training", "no points"))?;
+    for other in slots {
+        g.add(&other);
+        HostWorkspace::give_back(&workspace.grads, other);
     }
-    let g = sum.ok_or_else(|| Error::invalid("training", "no points"))?;
     let dev = &Device::Cpu;
     let mut out = HashMap::new();
     for (i, conv) in convs.iter().enumerate() {
@@ -730,9 +819,11 @@ pub(crate) fn host_l1_gradients(
         Tensor::from_vec(vec![g.ws[1] as f32], 1, dev)?,
     );
     let count = (n * p * c) as f64;
-    Ok(L1Gradients {
+    let result = L1Gradients {
         loss: (g.abs_error / count) as f32,
         interpolation_loss: (g.abs_interpolation_error / count) as f32,
         grads: out,
-    })
+    };
+    HostWorkspace::give_back(&workspace.grads, g);
+    Ok(result)
 }
