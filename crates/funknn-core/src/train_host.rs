@@ -210,7 +210,8 @@ fn dense_forward(
 
 /// Backpropagates `grad` (dL/d output, `(len, out)`) through the layers of
 /// [`dense_forward`], adding weight, bias and ω gradients to `g` (layer i at `g.*[i]`).
-/// Returns dL/d input.
+/// Returns dL/d input. `transposed` is scratch space for dZᵀ.
+#[allow(clippy::too_many_arguments)]
 fn dense_backward(
     layers: &[Dense<f32>],
     activation: Activation,
