@@ -600,10 +600,10 @@ mod tests {
         let mut rng = Rng::new(4);
         let mut uniform = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform() as f32).collect() };
         let (n, c, side, p) = (2, 3, 12, 600);
-        let images = Tensor::from_vec(uniform(n * c * side * side), (n, c, side, side), &dev);
+        let shape = (n, c, side, side);
+        let images = Tensor::from_vec(uniform(n * c * side * side), shape, &dev).unwrap();
         let points = Tensor::from_vec(uniform(n * p * 2), (n, p, 2), &dev).unwrap();
         let targets = Tensor::from_vec(uniform(n * p * c), (n, p, c), &dev).unwrap();
-        let images = images.unwrap();
         let model = |network| {
             let config = Config {
                 network,
