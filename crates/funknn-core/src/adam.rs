@@ -63,49 +63,41 @@ impl Adam {
             let Some(g) = grads.get(name) else {
                 continue;
             };
-            let (m, v) = if var.device().is_cpu() && var.dtype() == DType::F32 {
-                self.host_update(var, g, &self.first[name], &self.second[name], bc1, bc2)?
-            } else {
-                self.tensor_update(var, g, &self.first[name], &self.second[name], bc1, bc2)?
-            };
+            // The host loop for f32 on the CPU: no temporary tensors, the same bits.
+            let on_host = var.device().is_cpu() && var.dtype() == DType::F32;
+            let (m, v) = self.update(
+                var,
+                g,
+                (&self.first[name], &self.second[name]),
+                (bc1, bc2),
+                on_host,
+            )?;
             self.first.insert(name.clone(), m);
             self.second.insert(name.clone(), v);
         }
         Ok(())
     }
 
-    /// One parameter's update with tensor operations, on any device and dtype. Returns the
-    /// new moments.
-    fn tensor_update(
+    /// One parameter's update from its gradient `g`, moments `(m, v)` and bias corrections
+    /// `(bc1, bc2)`; returns the new moments. With tensor operations on any device and dtype,
+    /// or, `on_host` (f32 only), in a single host loop of the same f32 operations in the same
+    /// order (candle's `t * s` is `t * f32(s) + 0`, `t / s` is `t * f32(1/s) + 0` and `t + s`
+    /// is `t * 1 + f32(s)`), so bit for bit the same without a dozen temporary tensors.
+    fn update(
         &self,
         var: &Var,
         g: &Tensor,
-        m: &Tensor,
-        v: &Tensor,
-        bc1: f64,
-        bc2: f64,
+        (m, v): (&Tensor, &Tensor),
+        (bc1, bc2): (f64, f64),
+        on_host: bool,
     ) -> Result<(Tensor, Tensor)> {
-        let m = ((m * self.beta1)? + (g * (1.0 - self.beta1))?)?;
-        let v = ((v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
-        let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + self.eps)?)?;
-        var.set(&(var.as_tensor() - (update * self.lr)?)?)?;
-        Ok((m, v))
-    }
-
-    /// One parameter's update in a single host loop: the same f32 operations, in the same
-    /// order, as [`Self::tensor_update`] (candle's `t * s` is
-    /// `t * f32(s) + 0`, `t / s` is `t * f32(1/s) + 0` and `t + s` is `t * 1 + f32(s)`), so
-    /// the result is bit for bit the same, without a dozen temporary tensors per parameter.
-    /// Returns the new moments.
-    fn host_update(
-        &self,
-        var: &Var,
-        g: &Tensor,
-        m: &Tensor,
-        v: &Tensor,
-        bc1: f64,
-        bc2: f64,
-    ) -> Result<(Tensor, Tensor)> {
+        if !on_host {
+            let m = ((m * self.beta1)? + (g * (1.0 - self.beta1))?)?;
+            let v = ((v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
+            let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + self.eps)?)?;
+            var.set(&(var.as_tensor() - (update * self.lr)?)?)?;
+            return Ok((m, v));
+        }
         let shape = var.shape().clone();
         let flat = |t: &Tensor| -> Result<Vec<f32>> {
             Ok(t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
@@ -199,8 +191,8 @@ mod tests {
             }
             adam.lr = 1e-3 / t as f64;
             let (bc1, bc2) = (1.0 - 0.9f64.powi(t), 1.0 - 0.999f64.powi(t));
-            (m, v) = adam.host_update(&a, &g, &m, &v, bc1, bc2).unwrap();
-            (mb, vb) = adam.tensor_update(&b, &g, &mb, &vb, bc1, bc2).unwrap();
+            (m, v) = adam.update(&a, &g, (&m, &v), (bc1, bc2), true).unwrap();
+            (mb, vb) = adam.update(&b, &g, (&mb, &vb), (bc1, bc2), false).unwrap();
             let bits = |t: &Tensor| -> Vec<u32> {
                 let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
                 v.into_iter().map(f32::to_bits).collect()
