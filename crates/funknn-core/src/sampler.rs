@@ -310,6 +310,19 @@ impl PatchSampler {
         points: &[(usize, f64, f64)],
         order: JetOrder,
     ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.sample_host_into(images, points, order, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::sample_host_raw`] into `out`, reusing its allocation.
+    pub(crate) fn sample_host_into<T: Real>(
+        &self,
+        images: &HostImages<T>,
+        points: &[(usize, f64, f64)],
+        order: JetOrder,
+        out: &mut Vec<T>,
+    ) -> Result<()> {
         let (_, _, height, width) = images.dims();
         let (ws1, ws2) = self.receptive_field_values()?;
         crate::sampler_host::sample_host(
@@ -321,6 +334,7 @@ impl PatchSampler {
             points,
             (ws1, ws2),
             order,
+            out,
         )
     }
 

@@ -93,7 +93,9 @@ fn axis_taps<T: Real>(
     }
 }
 
-/// Patch jets `(K, P, C, w, w)` at `points` given as `(image index, x, y)`, flat.
+/// Patch jets `(K, P, C, w, w)` at `points` given as `(image index, x, y)`, flat, written
+/// to `out` (resized; a caller that samples often keeps one buffer instead of fresh zeroed
+/// pages each time).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sample_host<T: Real>(
     kernel: KernelKind,
@@ -104,7 +106,8 @@ pub(crate) fn sample_host<T: Real>(
     points: &[(usize, f64, f64)],
     ws: (f64, f64),
     order: JetOrder,
-) -> Result<Vec<T>> {
+    out: &mut Vec<T>,
+) -> Result<()> {
     let (_, c, h, w) = images.dims();
     let ps = patch_size;
     let (_, ntaps) = kernel.taps();
@@ -112,7 +115,8 @@ pub(crate) fn sample_host<T: Real>(
     let terms = part_terms(order);
     let k_parts = terms.len();
     let p = points.len();
-    let mut out = vec![T::ZERO; k_parts * p * c * ps * ps];
+    out.clear();
+    out.resize(k_parts * p * c * ps * ps, T::ZERO);
     let mut tx = AxisTaps::<T> {
         first: Vec::new(),
         weights: Vec::new(),
@@ -181,5 +185,5 @@ pub(crate) fn sample_host<T: Real>(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
