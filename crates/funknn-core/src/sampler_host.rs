@@ -93,6 +93,37 @@ fn axis_taps<T: Real>(
     }
 }
 
+/// The column contraction of one image row for a kernel of `N` taps: for each patch
+/// column q, derivative order o and channel, Σ_j weight·pixel, summed from 0 in tap order
+/// (the generic loop's bits). A fixed `N` unrolls the taps and loads each pixel once for
+/// all orders, so that the sums of different orders and channels overlap instead of
+/// waiting on one another.
+#[inline(always)]
+fn contract_columns<T: Real, const N: usize>(
+    row: &[T],
+    col_index: &[usize],
+    weights: &[T],
+    (rows, r, c, ps, d): (usize, usize, usize, usize, usize),
+    cols: &mut [T],
+) {
+    for q in 0..ps {
+        let taps: &[usize; N] = col_index[q * N..][..N].try_into().expect("N taps");
+        for ch in 0..c {
+            let v: [T; N] = std::array::from_fn(|j| row[taps[j] + ch]);
+            for o in 0..d {
+                let wts: &[T; N] = weights[(q * d + o) * N..][..N]
+                    .try_into()
+                    .expect("N weights");
+                let mut acc = T::ZERO;
+                for j in 0..N {
+                    acc += wts[j] * v[j];
+                }
+                cols[((o * rows + r) * c + ch) * ps + q] = acc;
+            }
+        }
+    }
+}
+
 /// Patch jets `(K, P, C, w, w)` at `points` given as `(image index, x, y)`, flat, written
 /// to `out` (resized; a caller that samples often keeps one buffer instead of fresh zeroed
 /// pages each time).
@@ -152,16 +183,23 @@ pub(crate) fn sample_host<T: Real>(
         let img_base = img * h * w * c;
         for r in 0..rows {
             let row = &images.data[img_base + reflect_index(r_lo + r as i64, h) * w * c..][..w * c];
-            for q in 0..ps {
-                let taps = &col_index[q * ntaps..][..ntaps];
-                for o in 0..d {
-                    let wts = &tx.weights[(q * d + o) * ntaps..][..ntaps];
-                    for ch in 0..c {
-                        let mut acc = T::ZERO;
-                        for (&wt, &at) in wts.iter().zip(taps) {
-                            acc += wt * row[at + ch];
+            let geometry = (rows, r, c, ps, d);
+            match ntaps {
+                4 => contract_columns::<T, 4>(row, &col_index, &tx.weights, geometry, &mut cols),
+                2 => contract_columns::<T, 2>(row, &col_index, &tx.weights, geometry, &mut cols),
+                _ => {
+                    for q in 0..ps {
+                        let taps = &col_index[q * ntaps..][..ntaps];
+                        for o in 0..d {
+                            let wts = &tx.weights[(q * d + o) * ntaps..][..ntaps];
+                            for ch in 0..c {
+                                let mut acc = T::ZERO;
+                                for (&wt, &at) in wts.iter().zip(taps) {
+                                    acc += wt * row[at + ch];
+                                }
+                                cols[((o * rows + r) * c + ch) * ps + q] = acc;
+                            }
                         }
-                        cols[((o * rows + r) * c + ch) * ps + q] = acc;
                     }
                 }
             }
