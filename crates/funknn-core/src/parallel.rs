@@ -59,3 +59,127 @@ where
         })
         .collect()
 }
+
+/// Runs `lanes.len()` sequences of tasks on up to `threads` scoped workers. Lane `l` has
+/// `tasks(l)` tasks, run in order and one at a time, each as `task(worker, lane_state, l,
+/// k)`; between two of them the lane may move to another worker. So results that a lane
+/// accumulates do not depend on the workers, while the work is balanced task by task
+/// (one lane per worker would leave a worker idle for up to a whole lane when the other
+/// was slowed down). Lanes are served round-robin. Returns the lane states in lane order;
+/// after a task fails, the remaining ones are skipped and the error of the earliest failed
+/// task (by round, then lane) is returned.
+pub(crate) fn run_lanes<L, W, I, F>(
+    lanes: Vec<L>,
+    tasks: impl Fn(usize) -> usize + Sync,
+    threads: usize,
+    init: I,
+    task: F,
+) -> Result<Vec<L>>
+where
+    L: Send,
+    I: Fn() -> W + Sync,
+    F: Fn(&mut W, &mut L, usize, usize) -> Result<()> + Sync,
+{
+    let n = lanes.len();
+    let queue: Mutex<std::collections::VecDeque<(usize, usize, L)>> = Mutex::new(
+        lanes
+            .into_iter()
+            .enumerate()
+            .filter_map(|(l, state)| (tasks(l) > 0).then_some((l, 0, state)))
+            .collect(),
+    );
+    let done: Mutex<Vec<Option<L>>> = Mutex::new((0..n).map(|_| None).collect());
+    let failed: Mutex<Option<(usize, usize, Error)>> = Mutex::new(None);
+    let poisoned = || Error::invalid("parallel work", "a worker panicked");
+    let work = || -> Result<()> {
+        let mut worker = init();
+        loop {
+            if failed.lock().map_err(|_| poisoned())?.is_some() {
+                return Ok(());
+            }
+            let Some((l, k, mut state)) = queue.lock().map_err(|_| poisoned())?.pop_front() else {
+                return Ok(());
+            };
+            if let Err(e) = task(&mut worker, &mut state, l, k) {
+                let mut first = failed.lock().map_err(|_| poisoned())?;
+                if first.as_ref().is_none_or(|&(fk, fl, _)| (k, l) < (fk, fl)) {
+                    *first = Some((k, l, e));
+                }
+                return Ok(());
+            }
+            if k + 1 < tasks(l) {
+                queue
+                    .lock()
+                    .map_err(|_| poisoned())?
+                    .push_back((l, k + 1, state));
+            } else {
+                done.lock().map_err(|_| poisoned())?[l] = Some(state);
+            }
+        }
+    };
+    let threads = threads.clamp(1, n.max(1));
+    if threads == 1 {
+        work()?;
+    } else {
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+            workers
+                .into_iter()
+                .try_for_each(|w| w.join().map_err(|_| poisoned())?)
+        })?;
+    }
+    if let Some((_, _, e)) = failed.into_inner().map_err(|_| poisoned())? {
+        return Err(e);
+    }
+    done.into_inner()
+        .map_err(|_| poisoned())?
+        .into_iter()
+        .map(|lane| lane.ok_or_else(|| Error::invalid("parallel work", "a lane was not run")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every lane sees its tasks in order, whatever the number of workers, and an error
+    /// comes from the earliest failing task.
+    #[test]
+    fn lanes_run_their_tasks_in_order() {
+        for threads in [1, 2, 3, 8] {
+            let lanes = run_lanes(
+                vec![Vec::new(); 5],
+                |l| l + 2,
+                threads,
+                || (),
+                |_, seen: &mut Vec<usize>, l, k| {
+                    seen.push(k);
+                    // Unequal task costs, so that lanes change workers.
+                    std::thread::sleep(std::time::Duration::from_micros(
+                        ((l * 7 + k) % 5) as u64 * 200,
+                    ));
+                    Ok(())
+                },
+            )
+            .unwrap();
+            for (l, seen) in lanes.iter().enumerate() {
+                assert_eq!(*seen, (0..l + 2).collect::<Vec<_>>(), "{threads} workers");
+            }
+        }
+        let err = run_lanes(
+            vec![(); 4],
+            |_| 3,
+            2,
+            || (),
+            |_, _, l, k| {
+                if (l == 3 && k == 1) || (l == 2 && k == 2) {
+                    Err(Error::invalid("task", format!("{l} {k}")))
+                } else {
+                    Ok(())
+                }
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("3 1"), "{err}");
+    }
+}

@@ -21,7 +21,7 @@ use crate::config::Activation;
 use crate::infer::{conv_layers, dense_layers, im2col, rule, to_vec, Conv, Dense, Real};
 use crate::jet::JetOrder;
 use crate::model::{FunkNN, PatchNetwork};
-use crate::parallel::map_indexed;
+use crate::parallel::run_lanes;
 use crate::sampler::host_points;
 use crate::sampler_host::HostImages;
 use crate::sgemm::{sgemm, MatRef};
@@ -404,6 +404,17 @@ impl HostWorkspace {
     fn give_back<T>(pool: &Mutex<Vec<T>>, item: T) {
         if let Ok(mut pool) = pool.lock() {
             pool.push(item);
+        }
+    }
+}
+
+/// A worker's buffers, handed back to the workspace when the worker ends.
+struct WorkGuard<'a>(&'a HostWorkspace, Option<Work>);
+
+impl Drop for WorkGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(work) = self.1.take() {
+            HostWorkspace::give_back(&self.0.works, work);
         }
     }
 }
@@ -831,23 +842,19 @@ pub(crate) fn host_l1_gradients(
         Net::Mlp(layers) => (layers, &[]),
         Net::Cnn { convs, head } => (head, convs),
     };
-    let slots = map_indexed(
-        n_slots,
+    // Chunk j goes to slot j % n_slots, its chunks in order: the sums do not depend on
+    // which worker ran which chunk.
+    let slots = run_lanes(
+        (0..n_slots)
+            .map(|_| workspace.take_grads(layers, convs))
+            .collect(),
+        |s| (n_chunks - s).div_ceil(n_slots),
         threads,
-        || (),
-        |_, s| {
-            let mut g = workspace.take_grads(layers, convs);
-            let mut work = workspace.take_work();
-            let mut result = Ok(());
-            for j in (s..n_chunks).step_by(n_slots) {
-                let start = j * chunk;
-                result = step.chunk(start, chunk.min(total - start), &mut g, &mut work);
-                if result.is_err() {
-                    break;
-                }
-            }
-            HostWorkspace::give_back(&workspace.works, work);
-            result.map(|()| g)
+        || WorkGuard(workspace, Some(workspace.take_work())),
+        |work, g, s, k| {
+            let start = (s + k * n_slots) * chunk;
+            let work = work.1.as_mut().expect("held until dropped");
+            step.chunk(start, chunk.min(total - start), g, work)
         },
     )?;
     let mut slots = slots.into_iter();
