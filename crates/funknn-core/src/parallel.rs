@@ -1,7 +1,6 @@
 //! Work split over a few threads, with results in a fixed order: the graph-free evaluation
 //! and training paths share it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use crate::{Error, Result};
@@ -9,7 +8,7 @@ use crate::{Error, Result};
 /// `task(state, i)` for every `i` in `0..count`, on up to `threads` scoped workers that each
 /// own one `init()` state (reusable buffers). Results come back in index order, so they do
 /// not depend on the number of threads. After a task fails, the remaining ones are skipped
-/// and the first error by index is returned.
+/// and the first error by index is returned. (Lanes of one task each, see [`run_lanes`].)
 pub(crate) fn map_indexed<S, R, I, F>(
     count: usize,
     threads: usize,
@@ -21,42 +20,19 @@ where
     I: Fn() -> S + Sync,
     F: Fn(&mut S, usize) -> Result<R> + Sync,
 {
-    let results: Mutex<Vec<Option<Result<R>>>> = Mutex::new((0..count).map(|_| None).collect());
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut state = init();
-        loop {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            if i >= count {
-                break;
-            }
-            let r = task(&mut state, i);
-            let failed = r.is_err();
-            if let Ok(mut slots) = results.lock() {
-                slots[i] = Some(r);
-            }
-            if failed {
-                next.store(count, Ordering::Relaxed);
-            }
-        }
-    };
-    let threads = threads.clamp(1, count.max(1));
-    if threads == 1 {
-        work();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(work);
-            }
-        });
-    }
+    let results = run_lanes(
+        (0..count).map(|_| None).collect(),
+        |_| 1,
+        threads,
+        init,
+        |state, out: &mut Option<R>, i, _| {
+            *out = Some(task(state, i)?);
+            Ok(())
+        },
+    )?;
     results
-        .into_inner()
-        .map_err(|_| Error::invalid("parallel work", "a worker panicked"))?
         .into_iter()
-        .map(|slot| {
-            slot.unwrap_or_else(|| Err(Error::invalid("parallel work", "a task was not run")))
-        })
+        .map(|r| r.ok_or_else(|| Error::invalid("parallel work", "a task was not run")))
         .collect()
 }
 
@@ -81,14 +57,16 @@ where
     F: Fn(&mut W, &mut L, usize, usize) -> Result<()> + Sync,
 {
     let n = lanes.len();
-    let queue: Mutex<std::collections::VecDeque<(usize, usize, L)>> = Mutex::new(
-        lanes
-            .into_iter()
-            .enumerate()
-            .filter_map(|(l, state)| (tasks(l) > 0).then_some((l, 0, state)))
-            .collect(),
-    );
-    let done: Mutex<Vec<Option<L>>> = Mutex::new((0..n).map(|_| None).collect());
+    let mut queue = std::collections::VecDeque::new();
+    let mut done: Vec<Option<L>> = (0..n).map(|_| None).collect();
+    for (l, state) in lanes.into_iter().enumerate() {
+        if tasks(l) > 0 {
+            queue.push_back((l, 0, state));
+        } else {
+            done[l] = Some(state);
+        }
+    }
+    let (queue, done) = (Mutex::new(queue), Mutex::new(done));
     let failed: Mutex<Option<(usize, usize, Error)>> = Mutex::new(None);
     let poisoned = || Error::invalid("parallel work", "a worker panicked");
     let work = || -> Result<()> {
@@ -142,14 +120,14 @@ where
 mod tests {
     use super::*;
 
-    /// Every lane sees its tasks in order, whatever the number of workers, and an error
-    /// comes from the earliest failing task.
+    /// Every lane sees its tasks in order, whatever the number of workers (lanes without
+    /// tasks come back untouched), and an error comes from the earliest failing task.
     #[test]
     fn lanes_run_their_tasks_in_order() {
         for threads in [1, 2, 3, 8] {
             let lanes = run_lanes(
-                vec![Vec::new(); 5],
-                |l| l + 2,
+                vec![Vec::new(); 6],
+                |l| l.saturating_sub(1),
                 threads,
                 || (),
                 |_, seen: &mut Vec<usize>, l, k| {
@@ -163,7 +141,8 @@ mod tests {
             )
             .unwrap();
             for (l, seen) in lanes.iter().enumerate() {
-                assert_eq!(*seen, (0..l + 2).collect::<Vec<_>>(), "{threads} workers");
+                let want: Vec<usize> = (0..l.saturating_sub(1)).collect();
+                assert_eq!(*seen, want, "{threads} workers");
             }
         }
         let err = run_lanes(
