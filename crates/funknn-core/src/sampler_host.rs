@@ -95,7 +95,7 @@ fn axis_taps<T: Real>(
 
 /// The column contraction of one image row for a kernel of `N` taps: for each patch
 /// column q, derivative order o and channel, Σ_j weight·pixel, summed from 0 in tap order
-/// (the generic loop's bits). A fixed `N` unrolls the taps and loads each pixel once for
+/// (the bits of a plain loop). A fixed `N` unrolls the taps and loads each pixel once for
 /// all orders, so that the sums of different orders and channels overlap instead of
 /// waiting on one another.
 #[inline(always)]
@@ -187,21 +187,7 @@ pub(crate) fn sample_host<T: Real>(
             match ntaps {
                 4 => contract_columns::<T, 4>(row, &col_index, &tx.weights, geometry, &mut cols),
                 2 => contract_columns::<T, 2>(row, &col_index, &tx.weights, geometry, &mut cols),
-                _ => {
-                    for q in 0..ps {
-                        let taps = &col_index[q * ntaps..][..ntaps];
-                        for o in 0..d {
-                            let wts = &tx.weights[(q * d + o) * ntaps..][..ntaps];
-                            for ch in 0..c {
-                                let mut acc = T::ZERO;
-                                for (&wt, &at) in wts.iter().zip(taps) {
-                                    acc += wt * row[at + ch];
-                                }
-                                cols[((o * rows + r) * c + ch) * ps + q] = acc;
-                            }
-                        }
-                    }
-                }
+                _ => unreachable!("every kernel has 2 or 4 taps (KernelKind::taps)"),
             }
         }
         for (k, part_terms) in terms.iter().enumerate() {
