@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
-use funknn_core::dataset::{BatchSpec, ImageFolder};
-use funknn_core::sampler_host::HostImages;
+use funknn_core::sampler::HostImages;
+use funknn_core::train::{BatchSpec, ImageFolder};
 use funknn_core::{Config, FunkNN, JetOrder, Rng};
 
 fn main() {
@@ -97,7 +97,8 @@ fn main() {
         }
     }
     println!("baseline mean |residual| {:.5}", base / count as f64);
-    let dims = funknn_core::mlp::layer_dims(c * w * w, &funknn_core::mlp::PATCH_MLP_HIDDEN, c);
+    let dims =
+        funknn_core::network::layer_dims(c * w * w, &funknn_core::network::PATCH_MLP_HIDDEN, c);
     let mut tensors = HashMap::new();
     for (i, &(fan_in, out)) in dims.iter().enumerate() {
         let mut wt = vec![0f32; out * fan_in];

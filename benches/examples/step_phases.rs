@@ -3,8 +3,8 @@
 //! `cargo run --release -p funknn-benches --example step_phases -- DIR [POINTS] [STEPS]`
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use funknn_core::dataset::{Degradation, ImageFolder, TrainMode};
 use funknn_core::train::{l1_gradients, TrainConfig, Trainer};
+use funknn_core::train::{Degradation, ImageFolder, TrainMode};
 use funknn_core::Rng;
 use std::time::Instant;
 

@@ -1,7 +1,7 @@
 //! Where a training step's time goes (data, sampler, forward, backward), on a folder of
 //! photographs: `cargo run --release -p funknn-benches --example trainstep -- data/photos/test`.
 use candle_core::Device;
-use funknn_core::dataset::{BatchSpec, ImageFolder};
+use funknn_core::train::{BatchSpec, ImageFolder};
 use funknn_core::{Config, FunkNN, JetOrder, Rng};
 use std::time::Instant;
 fn main() {

@@ -4,7 +4,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use funknn_benches::{synthetic_training_folder, train_step_config};
-use funknn_core::dataset::ImageFolder;
+use funknn_core::train::ImageFolder;
 use funknn_core::train::Trainer;
 use funknn_core::Network;
 use std::time::Instant;

@@ -72,9 +72,9 @@ pub fn train_step_config(network: Network, batch: usize) -> funknn_core::train::
             kernel: KernelKind::Bicubic,
             ..Config::default()
         },
-        mode: funknn_core::dataset::TrainMode::Factor,
+        mode: funknn_core::train::TrainMode::Factor,
         // The official step's pairs: input and target both from the crop.
-        degradation: funknn_core::dataset::Degradation::Crop,
+        degradation: funknn_core::train::Degradation::Crop,
         batch,
         points: 512,
         steps: usize::MAX,

@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use clap::{Parser, Subcommand};
-use funknn_core::colormap::{abs_quantile, diverging_rgb, sequential_rgb};
-use funknn_core::dataset::{Degradation, ImageFolder, TrainMode};
-use funknn_core::ensemble::value_image;
 use funknn_core::eval::{evaluate_folder, Scale};
-use funknn_core::image_io::{match_channels, read_images};
-use funknn_core::init::InitScheme;
-use funknn_core::render::{mean_gradient_and_laplacian, render_tiles, value_to_u8};
+use funknn_core::network::InitScheme;
+use funknn_core::picture::{abs_quantile, diverging_rgb, sequential_rgb};
+use funknn_core::picture::{match_channels, read_images};
+use funknn_core::picture::{mean_gradient_and_laplacian, render_tiles, value_to_u8};
 use funknn_core::train::{checkpoint_dir, TrainConfig, Trainer};
-use funknn_core::weights::write_atomic;
+use funknn_core::train::{Degradation, ImageFolder, TrainMode};
+use funknn_core::value_image;
+use funknn_core::write_atomic;
 use funknn_core::{
     Activation, Config, EvalOptions, Evaluator, FunkNN, Jet, JetOrder, KernelKind, Network,
 };
@@ -529,7 +529,7 @@ fn train(args: &TrainArgs) -> Result<()> {
             message: e.to_string(),
         })
     })?;
-    let (w, h, rgb) = funknn_core::plot::loss_curve(trainer.losses(), trainer.baselines(), 50);
+    let (w, h, rgb) = funknn_core::picture::loss_curve(trainer.losses(), trainer.baselines(), 50);
     save_picture(
         &args.output.join("loss.png"),
         &rgb,
@@ -554,9 +554,9 @@ fn load_for_rendering(
     default: &Shipped,
 ) -> Result<(FunkNN, Tensor, usize, usize, usize)> {
     let model = load_model(args.model.as_deref(), default)?;
-    let picture = funknn_core::image_io::read_picture(input, &Device::Cpu)?;
+    let picture = funknn_core::picture::read_picture(input, &Device::Cpu)?;
     let (in_channels, h, w) = picture.dims3()?;
-    let (out_h, out_w) = funknn_core::render::output_size(h, w, size.scale, size.size)?;
+    let (out_h, out_w) = funknn_core::picture::output_size(h, w, size.scale, size.size)?;
     let image = match_channels(&picture.unsqueeze(0)?, model.config().channels)?;
     Ok((model, image, in_channels, out_h, out_w))
 }

@@ -7,12 +7,9 @@ use std::process::{Command, Output};
 use candle_core::{DType, Device, Tensor};
 use funknn_core::coords::{from_official, swap_xy};
 
+/// The official implementation's outputs, committed at `tests/fixtures/golden/`.
 fn golden_dir() -> PathBuf {
-    std::env::var("FUNKNN_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden")
-        })
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/golden")
 }
 
 /// A fresh folder for one test, removed when the test passes (kept for a look if it fails).

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
-use crate::ensemble::value_image;
-use crate::model::{EvalOptions, FunkNN};
-use crate::render::render_tiles;
-use crate::resize::{resize_bilinear_aa, Interpolator};
+use crate::engine::ensemble::value_image;
+use crate::model::funknn::{EvalOptions, FunkNN};
+use crate::picture::render::render_tiles;
+use crate::picture::resize::{resize_bilinear_aa, Interpolator};
 use crate::{Error, Result};
 
 /// One scale of the protocol.
@@ -101,7 +101,7 @@ pub fn snr_psnr(estimate: &[f32], reference: &[f32]) -> (f64, f64) {
 
 /// FunkNN's rendering of `image` `(C, h, w)` at `out_h × out_w`, channel-first; with
 /// `self_ensemble`, the mean over the 8 flips and transposes
-/// ([`SelfEnsemble`](crate::ensemble::SelfEnsemble)).
+/// ([`SelfEnsemble`](crate::engine::ensemble::SelfEnsemble)).
 #[allow(clippy::too_many_arguments)]
 fn funknn_upsample(
     model: &FunkNN,
@@ -170,8 +170,8 @@ pub fn evaluate_folder(
     methods.extend(Interpolator::ALL.iter().map(|i| i.name().to_string()));
     let mut sums = vec![vec![(0f64, 0f64); methods.len()]; scales.len()];
     for path in &paths {
-        let picture = crate::image_io::read_picture(path, &Device::Cpu)?.unsqueeze(0)?;
-        let picture = crate::image_io::match_channels(&picture, c)?.squeeze(0)?;
+        let picture = crate::picture::io::read_picture(path, &Device::Cpu)?.unsqueeze(0)?;
+        let picture = crate::picture::io::match_channels(&picture, c)?.squeeze(0)?;
         let (_, h, w) = picture.dims3()?;
         let side = |n: usize| (n.min(max_side) / 4) * 4;
         let (hh, hw) = (side(h), side(w));

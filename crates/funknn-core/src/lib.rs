@@ -15,46 +15,33 @@
 //! at pixel boundaries. For PDE work use a smooth activation (`sin`, `gelu`, `silu`,
 //! `tanh`) with the C² [`KernelKind::Bspline`] kernel.
 
-mod activation;
-pub mod adam;
-pub mod cnn;
-pub mod colormap;
-pub mod config;
+// Groups of concepts, from the bottom up: `sampler` and `network` make the model, `engine`
+// runs it without a graph, `train` fits it, `picture` and `eval` turn it into pictures and
+// scores. No module imports one that imports it back.
+mod config;
 pub mod coords;
-pub mod dataset;
-pub mod ensemble;
+mod engine;
 mod error;
 pub mod eval;
-pub mod evaluator;
-pub mod image_io;
-mod infer;
-pub mod init;
-pub mod jet;
-pub mod kernel;
-pub mod linear;
-pub mod mlp;
-pub mod model;
-mod parallel;
-pub mod plot;
-pub mod prefilter;
-mod reflect;
-pub mod render;
-pub mod resize;
-pub mod rng;
+mod fs;
+mod jet;
+mod model;
+pub mod network;
+pub mod picture;
+mod real;
+mod rng;
 pub mod sampler;
-pub mod sampler_host;
-mod sgemm;
 pub mod train;
-mod train_host;
-pub mod weights;
 
-pub use activation::activate_jet;
 pub use config::{Activation, Config, KernelKind, Network};
+pub use engine::{
+    transform_images, transform_points, value_image, ContinuousImage, Evaluator, SelfEnsemble,
+    SYMMETRIES,
+};
 pub use error::{Error, Result};
-pub use evaluator::Evaluator;
-pub use infer::{sin_cos_f32, Real};
+pub use fs::write_atomic;
 pub use jet::{Jet, JetOrder};
-pub use model::{EvalOptions, FunkNN, PatchNetwork};
-pub use reflect::reflect_index;
+pub use model::{read_tensors, EvalOptions, FunkNN, PatchNetwork, CONFIG_FILE, WEIGHTS_FILE};
+pub use real::{sin_cos_f32, Real};
 pub use rng::Rng;
-pub use sampler::PatchSampler;
+pub use sampler::{reflect_index, PatchSampler};

@@ -1,4 +1,4 @@
-//! Parity with the official implementation on `../shared/golden/`.
+//! Parity with the official implementation on `tests/fixtures/golden/` (the official code's outputs).
 
 mod common;
 
@@ -178,7 +178,7 @@ fn host_sampler_equals_the_differentiable_one() {
         let m = model(*kernel, DType::F64);
         let s = m.sampler();
         let prepared = s.prepare(&image).unwrap();
-        let host = funknn_core::sampler_host::HostImages::<f64>::new(&prepared).unwrap();
+        let host = funknn_core::sampler::HostImages::<f64>::new(&prepared).unwrap();
         for order in [
             JetOrder::Value,
             JetOrder::Gradient,

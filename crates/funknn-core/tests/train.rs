@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use funknn_core::dataset::{BatchSpec, Degradation, ImageFolder, TrainMode};
-use funknn_core::resize::resize_bilinear_aa;
+use funknn_core::picture::resize_bilinear_aa;
+use funknn_core::train::{BatchSpec, Degradation, ImageFolder, TrainMode};
 use funknn_core::train::{TrainConfig, Trainer};
 use funknn_core::Rng;
 
@@ -84,7 +84,7 @@ fn training_lowers_the_loss() {
     let mut t = Trainer::new(TrainConfig {
         steps: 60,
         lr_step: 0,
-        init: funknn_core::init::InitScheme::Pytorch,
+        init: funknn_core::network::InitScheme::Pytorch,
         ..tiny_config()
     })
     .unwrap();
@@ -264,7 +264,7 @@ fn bad_training_folders_are_clear_errors() {
 #[test]
 fn host_gradients_equal_backprop() {
     use candle_core::{DType, Device, Tensor};
-    use funknn_core::init::InitScheme;
+    use funknn_core::network::InitScheme;
     use funknn_core::train::{interpolation_l1, l1_gradients, l1_gradients_graph};
     use funknn_core::{Activation, Config, FunkNN, KernelKind, Network, Rng};
     let dev = Device::Cpu;

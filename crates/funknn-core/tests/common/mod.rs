@@ -6,16 +6,13 @@ use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 
-/// `../shared/golden`: outputs of the official implementation. CI has `shared/` beside the
-/// clone; `FUNKNN_GOLDEN` overrides the location.
+/// `tests/fixtures/golden/` at the repository root: outputs of the official implementation
+/// (see its README.txt). Committed, so a clone is all the tests need.
 pub fn golden_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("FUNKNN_GOLDEN") {
-        return PathBuf::from(dir);
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/golden");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/golden");
     assert!(
         dir.join("funknn_mlp_relu.safetensors").is_file(),
-        "golden files not found at {} (set FUNKNN_GOLDEN)",
+        "golden files not found at {}",
         dir.display()
     );
     dir

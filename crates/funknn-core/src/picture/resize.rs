@@ -76,7 +76,7 @@ fn separable(
 ///
 /// ```
 /// let flat = vec![0.5f32; 3 * 8 * 6];
-/// let out = funknn_core::resize::resize_bilinear_aa(&flat, 3, 8, 6, 3, 4);
+/// let out = funknn_core::picture::resize_bilinear_aa(&flat, 3, 8, 6, 3, 4);
 /// assert_eq!(out.len(), 3 * 3 * 4);
 /// assert!(out.iter().all(|v| (v - 0.5).abs() < 1e-6));
 /// ```

@@ -6,45 +6,14 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 
 use crate::config::Config;
-use crate::model::FunkNN;
+use crate::fs::write_atomic;
+use crate::model::funknn::FunkNN;
 use crate::{Error, Result};
 
 /// File name of the weights inside a model folder.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// File name of the architecture inside a model folder.
 pub const CONFIG_FILE: &str = "config.json";
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so
-/// that a failure never leaves a half-written file behind.
-pub fn write_atomic(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let file_name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = write(&tmp)
-        .and_then(|()| make_readable(&tmp))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Gives a file we wrote the usual `rw-r--r--` mode. candle's safetensors writer goes through
-/// a private temporary file (mode 0600), which would leave model folders unreadable to
-/// other users.
-pub(crate) fn make_readable(path: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::io(path, e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    Ok(())
-}
 
 /// Reads named tensors from a `.safetensors` file or a PyTorch pickle (`.pt`, `.pth`,
 /// `.bin`). Pickles may hold the state dict itself or `{'model_state_dict': ...}` (the

@@ -7,9 +7,9 @@
 use candle_core::Tensor;
 
 use crate::config::KernelKind;
-use crate::infer::Real;
 use crate::jet::JetOrder;
-use crate::reflect::reflect_index;
+use crate::real::Real;
+use crate::sampler::reflect::reflect_index;
 use crate::{Error, Result};
 
 /// Images `(N, C, H, W)` copied to the host as `(N, H, W, C)` in f32 or f64, ready for

@@ -3,10 +3,10 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use crate::activation::activate_jet;
 use crate::config::Activation;
 use crate::jet::Jet;
-use crate::linear::Linear;
+use crate::network::activation::activate_jet;
+use crate::network::linear::Linear;
 use crate::Result;
 
 /// Hidden widths of the patch MLP (official `network='MLP'`).

@@ -2,7 +2,7 @@
 //! stays bounded whatever the output size.
 
 use crate::coords::pixel_centres_rows;
-use crate::evaluator::ContinuousImage;
+use crate::engine::evaluator::ContinuousImage;
 use crate::jet::Jet;
 use crate::{Error, Result};
 
@@ -16,7 +16,7 @@ pub const MAX_PIXELS: usize = 1 << 30;
 /// given; sizes beyond [`MAX_SIDE`] or [`MAX_PIXELS`] are refused.
 ///
 /// ```
-/// use funknn_core::render::output_size;
+/// use funknn_core::picture::output_size;
 /// assert_eq!(output_size(100, 60, Some(2.5), None).unwrap(), (250, 150));
 /// assert!(output_size(100, 60, Some(0.0), None).is_err());
 /// assert!(output_size(512, 512, Some(1e6), None).is_err());
@@ -69,7 +69,7 @@ pub fn output_size(
 }
 
 /// Evaluates the continuous image `evaluator` (an [`Evaluator`](crate::Evaluator) or a
-/// [`SelfEnsemble`](crate::ensemble::SelfEnsemble)) at the pixel centres of a `height × width`
+/// [`SelfEnsemble`](crate::engine::ensemble::SelfEnsemble)) at the pixel centres of a `height × width`
 /// grid, `tile_points` points (whole rows) at a time, and hands each tile to `on_tile` with
 /// its first row, its row count and its jet (parts `(1, rows·width, C)`).
 pub fn render_tiles(

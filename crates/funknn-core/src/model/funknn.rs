@@ -6,13 +6,12 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 
-use crate::cnn::Cnn;
 use crate::config::{Config, Network};
-use crate::evaluator::Evaluator;
-use crate::init::{init_parameters, parameter_specs, InitScheme};
 use crate::jet::{Jet, JetOrder};
-use crate::mlp::{Mlp, PATCH_MLP_HIDDEN};
-use crate::sampler::PatchSampler;
+use crate::network::cnn::Cnn;
+use crate::network::init::{init_parameters, parameter_specs, InitScheme};
+use crate::network::mlp::{Mlp, PATCH_MLP_HIDDEN};
+use crate::sampler::patch::PatchSampler;
 use crate::{Error, Result};
 
 /// The network that maps patches to intensities.
@@ -235,18 +234,5 @@ impl FunkNN {
             PatchNetwork::Cnn(cnn) => cnn.forward_jet(patch)?,
         };
         out.add(&centre)?.map(|t| t.reshape((k, n, p, c)))
-    }
-
-    /// Like [`Self::forward_jet`] but without a graph: points are processed in chunks on
-    /// several threads, so memory stays bounded for any number of points. See
-    /// [`Evaluator`], which prepares the images once for many calls.
-    pub fn evaluate(
-        &self,
-        images: &Tensor,
-        points: &Tensor,
-        order: JetOrder,
-        options: EvalOptions,
-    ) -> Result<Jet> {
-        Evaluator::new(self, images, order, options)?.evaluate(points)
     }
 }

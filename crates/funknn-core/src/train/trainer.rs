@@ -7,17 +7,17 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
-use crate::adam::Adam;
 use crate::config::Config;
-use crate::dataset::{BatchSpec, Degradation, ImageFolder, TrainMode};
-use crate::init::InitScheme;
+use crate::fs::{make_readable, write_atomic};
 use crate::jet::JetOrder;
-use crate::model::FunkNN;
+use crate::model::funknn::FunkNN;
+use crate::network::init::InitScheme;
 use crate::rng::Rng;
-use crate::sampler_host::HostImages;
-pub use crate::train_host::export_centred;
-use crate::train_host::{host_l1_gradients, HostWorkspace};
-use crate::weights::{make_readable, write_atomic};
+use crate::sampler::host::HostImages;
+use crate::train::adam::Adam;
+use crate::train::dataset::{BatchSpec, Degradation, ImageFolder, TrainMode};
+pub use crate::train::gradient::{export_centred, L1Gradients};
+use crate::train::gradient::{host_l1_gradients, HostWorkspace};
 use crate::{Error, Result};
 
 /// Every knob of a training run; saved with each checkpoint and next to the trained model.
@@ -149,18 +149,6 @@ impl TrainConfig {
 
 fn official_max_factor() -> usize {
     2
-}
-
-/// The L1 loss of one batch and its gradient.
-#[derive(Debug, Clone)]
-pub struct L1Gradients {
-    /// The mean absolute error of the model.
-    pub loss: f32,
-    /// The mean absolute error of the model's kernel interpolation alone (the patch centre),
-    /// the baseline the model improves on.
-    pub interpolation_loss: f32,
-    /// The gradient of `loss` by parameter name.
-    pub grads: HashMap<String, Tensor>,
 }
 
 /// The mean absolute error of `model` at `points` `(N, P, 2)` of `images` against `targets`

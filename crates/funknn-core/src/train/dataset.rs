@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use crate::parallel::map_indexed;
-use crate::resize::resize_bilinear_aa;
+use crate::engine::parallel::map_indexed;
+use crate::picture::resize::resize_bilinear_aa;
 use crate::rng::Rng;
 use crate::{Error, Result};
 
@@ -158,8 +158,8 @@ impl ImageFolder {
         let mut images = Vec::new();
         let mut kept = Vec::new();
         for path in paths {
-            let picture = crate::image_io::read_picture(&path, &Device::Cpu)?.unsqueeze(0)?;
-            let picture = crate::image_io::match_channels(&picture, channels)?.squeeze(0)?;
+            let picture = crate::picture::io::read_picture(&path, &Device::Cpu)?.unsqueeze(0)?;
+            let picture = crate::picture::io::match_channels(&picture, channels)?.squeeze(0)?;
             let (_, mut h, mut w) = picture.dims3()?;
             let mut data = picture.flatten_all()?.to_vec1::<f32>()?;
             if max_side > 0 && h.max(w) > max_side {

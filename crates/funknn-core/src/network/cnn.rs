@@ -4,11 +4,11 @@
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
-use crate::activation::activate_jet;
 use crate::config::Activation;
 use crate::jet::Jet;
-use crate::linear::SameConv2d;
-use crate::mlp::{Mlp, CNN_HEAD_HIDDEN};
+use crate::network::activation::activate_jet;
+use crate::network::linear::SameConv2d;
+use crate::network::mlp::{Mlp, CNN_HEAD_HIDDEN};
 use crate::Result;
 
 /// Channels of every convolution.

@@ -18,15 +18,27 @@ use std::sync::Mutex;
 use candle_core::{Device, Tensor};
 
 use crate::config::Activation;
-use crate::infer::{conv_layers, dense_layers, im2col, rule, to_vec, Conv, Dense, Real};
+use crate::engine::host_network::{conv_layers, dense_layers, im2col, rule, Conv, Dense};
+use crate::engine::parallel::run_lanes;
+use crate::engine::sgemm::{sgemm, MatRef};
 use crate::jet::JetOrder;
-use crate::model::{FunkNN, PatchNetwork};
-use crate::parallel::run_lanes;
-use crate::sampler::host_points;
-use crate::sampler_host::HostImages;
-use crate::sgemm::{sgemm, MatRef};
-use crate::train::L1Gradients;
+use crate::model::funknn::{FunkNN, PatchNetwork};
+use crate::real::{to_vec, Real};
+use crate::sampler::host::HostImages;
+use crate::sampler::patch::host_points;
 use crate::{Error, Result};
+
+/// The L1 loss of one batch and its gradient.
+#[derive(Debug, Clone)]
+pub struct L1Gradients {
+    /// The mean absolute error of the model.
+    pub loss: f32,
+    /// The mean absolute error of the model's kernel interpolation alone (the patch centre),
+    /// the baseline the model improves on.
+    pub interpolation_loss: f32,
+    /// The gradient of `loss` by parameter name.
+    pub grads: HashMap<String, Tensor>,
+}
 
 /// Points per chunk: one GEMM row block, its activations a few MB.
 const CHUNK: usize = 512;

@@ -5,9 +5,9 @@
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::evaluator::{ContinuousImage, Evaluator};
+use crate::engine::evaluator::{ContinuousImage, Evaluator};
 use crate::jet::{Jet, JetOrder};
-use crate::model::{EvalOptions, FunkNN};
+use crate::model::funknn::{EvalOptions, FunkNN};
 use crate::Result;
 
 /// The 8 symmetries of the square, by number: bit 2 transposes first (x ↔ y), then bit 0
@@ -71,8 +71,8 @@ pub fn value_image<'a>(
 ///
 /// ```
 /// use candle_core::{DType, Device, Tensor};
-/// use funknn_core::ensemble::SelfEnsemble;
-/// use funknn_core::evaluator::ContinuousImage;
+/// use funknn_core::SelfEnsemble;
+/// use funknn_core::ContinuousImage;
 /// use funknn_core::{Config, EvalOptions, FunkNN};
 ///
 /// let (model, _) = FunkNN::random(&Config::default(), 0, DType::F32, &Device::Cpu)?;

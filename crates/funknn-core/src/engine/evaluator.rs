@@ -4,12 +4,13 @@
 use candle_core::{DType, Tensor};
 
 use crate::config::Network;
-use crate::infer::{HostNetwork, Real, Scratch};
+use crate::engine::host_network::{HostNetwork, Scratch};
+use crate::engine::parallel::map_indexed;
 use crate::jet::{Jet, JetOrder};
-use crate::model::{EvalOptions, FunkNN};
-use crate::parallel::map_indexed;
-use crate::sampler::host_points;
-use crate::sampler_host::HostImages;
+use crate::model::funknn::{EvalOptions, FunkNN};
+use crate::real::Real;
+use crate::sampler::host::HostImages;
+use crate::sampler::patch::host_points;
 use crate::Result;
 
 /// A continuous image: a model bound to its input, evaluated at any points.
@@ -216,5 +217,22 @@ impl<'a> Evaluator<'a> {
             }
         }
         Ok(Tensor::from_vec(all, (k, n, p, c), &self.device)?)
+    }
+}
+
+// Defined here rather than beside `forward_jet` so that the model does not depend on the
+// engine that runs it.
+impl FunkNN {
+    /// Like [`Self::forward_jet`] but without a graph: points are processed in chunks on
+    /// several threads, so memory stays bounded for any number of points. See
+    /// [`Evaluator`], which prepares the images once for many calls.
+    pub fn evaluate(
+        &self,
+        images: &Tensor,
+        points: &Tensor,
+        order: JetOrder,
+        options: EvalOptions,
+    ) -> Result<Jet> {
+        Evaluator::new(self, images, order, options)?.evaluate(points)
     }
 }

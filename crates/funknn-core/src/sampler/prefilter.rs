@@ -10,7 +10,7 @@
 
 use candle_core::Tensor;
 
-use crate::reflect::reflect_index;
+use crate::sampler::reflect::reflect_index;
 use crate::Result;
 
 /// Half-width of the truncated inverse filter.

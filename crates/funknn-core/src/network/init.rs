@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::cnn::{pooled_side, CNN_CHANNELS, CNN_KERNEL, CNN_LAYERS};
 use crate::config::{Activation, Config, Network};
-use crate::mlp::{layer_dims, CNN_HEAD_HIDDEN, PATCH_MLP_HIDDEN};
+use crate::network::cnn::{pooled_side, CNN_CHANNELS, CNN_KERNEL, CNN_LAYERS};
+use crate::network::mlp::{layer_dims, CNN_HEAD_HIDDEN, PATCH_MLP_HIDDEN};
 use crate::rng::Rng;
 use crate::Result;
 

@@ -18,11 +18,11 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::config::KernelKind;
-use crate::infer::Real;
 use crate::jet::{Jet, JetOrder};
-use crate::prefilter::bspline_coefficients;
-use crate::reflect::reflect_index;
-use crate::sampler_host::HostImages;
+use crate::real::Real;
+use crate::sampler::host::HostImages;
+use crate::sampler::prefilter::bspline_coefficients;
+use crate::sampler::reflect::reflect_index;
 use crate::{Error, Result};
 
 /// Checks points `(N, P, 2)` against `n_img` images and copies them to the host as
@@ -325,7 +325,7 @@ impl PatchSampler {
     ) -> Result<()> {
         let (_, _, height, width) = images.dims();
         let (ws1, ws2) = self.receptive_field_values()?;
-        crate::sampler_host::sample_host(
+        crate::sampler::host::sample_host(
             self.kernel,
             self.patch_size,
             &self.unit_offsets(width),

@@ -1,0 +1,15 @@
+//! Training a FunkNN for super-resolution: data (random crops, low/high-resolution pairs),
+//! the L1 loss and its gradient (graph-free on the CPU), Adam, and checkpoints that resume
+//! exactly.
+
+pub(crate) mod adam;
+pub(crate) mod dataset;
+pub(crate) mod gradient;
+pub(crate) mod trainer;
+
+pub use adam::Adam;
+pub use dataset::{BatchSpec, Degradation, ImageFolder, TrainMode};
+pub use gradient::{export_centred, L1Gradients};
+pub use trainer::{
+    checkpoint_dir, interpolation_l1, l1_gradients, l1_gradients_graph, TrainConfig, Trainer,
+};
