@@ -1,11 +1,11 @@
-//! Writing pictures by the output's extension.
+//! Writing 8-bit pictures (colour maps, loss curves) by the output's extension.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use funknn_core::write_atomic;
+use funknn_core::picture::{write_picture, Raster, Samples, WriteOptions};
 
-/// Encodes an 8-bit image by the output's extension, atomically.
+/// Encodes 8-bit samples (1 to 4 channels, pixel-major) by `path`'s extension, atomically.
 pub fn save_picture(
     path: &Path,
     data: &[u8],
@@ -13,26 +13,7 @@ pub fn save_picture(
     height: usize,
     channels: usize,
 ) -> Result<()> {
-    let format = image::ImageFormat::from_path(path)
-        .ok()
-        .filter(|f| matches!(f, image::ImageFormat::Png | image::ImageFormat::Jpeg))
-        .with_context(|| {
-            format!(
-                "{}: the output must end in .png, .jpg or .jpeg",
-                path.display()
-            )
-        })?;
-    let color = if channels == 1 {
-        image::ExtendedColorType::L8
-    } else {
-        image::ExtendedColorType::Rgb8
-    };
-    write_atomic(path, |tmp| {
-        image::save_buffer_with_format(tmp, data, width as u32, height as u32, color, format)
-            .map_err(|e| funknn_core::Error::Invalid {
-                what: "output image",
-                message: e.to_string(),
-            })
-    })
-    .with_context(|| format!("writing {}", path.display()))
+    let raster = Raster::new(width, height, channels, Samples::U8(data.to_vec()))?;
+    write_picture(path, &raster, &WriteOptions::default())
+        .with_context(|| format!("writing {}", path.display()))
 }

@@ -25,6 +25,10 @@ pub enum Error {
         error: serde_json::Error,
     },
 
+    /// An image file cannot be decoded, or cannot be written in the format asked for.
+    #[error("{path}: {message}")]
+    Picture { path: PathBuf, message: String },
+
     /// A weights file lacks a tensor the architecture needs, or has one of the wrong shape.
     #[error("weights {path}: {message}")]
     Weights { path: PathBuf, message: String },
@@ -54,6 +58,13 @@ impl Error {
         Error::Io {
             path: path.into(),
             error: source,
+        }
+    }
+
+    pub(crate) fn picture(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Picture {
+            path: path.into(),
+            message: message.into(),
         }
     }
 

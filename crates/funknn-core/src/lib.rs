@@ -35,8 +35,8 @@ pub mod train;
 
 pub use config::{Activation, Config, KernelKind, Network};
 pub use engine::{
-    transform_images, transform_points, value_image, ContinuousImage, Evaluator, SelfEnsemble,
-    SYMMETRIES,
+    transform_images, transform_points, value_image, ContinuousImage, Evaluator, KernelInterpolant,
+    SelfEnsemble, SYMMETRIES,
 };
 pub use error::{Error, Result};
 pub use fs::write_atomic;

@@ -5,8 +5,10 @@
 pub(crate) mod ensemble;
 pub(crate) mod evaluator;
 pub(crate) mod host_network;
+pub(crate) mod interpolant;
 pub(crate) mod parallel;
 pub(crate) mod sgemm;
 
 pub use ensemble::{transform_images, transform_points, value_image, SelfEnsemble, SYMMETRIES};
 pub use evaluator::{ContinuousImage, Evaluator};
+pub use interpolant::KernelInterpolant;

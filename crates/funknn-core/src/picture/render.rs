@@ -69,7 +69,7 @@ pub fn output_size(
 }
 
 /// Evaluates the continuous image `evaluator` (an [`Evaluator`](crate::Evaluator) or a
-/// [`SelfEnsemble`](crate::engine::ensemble::SelfEnsemble)) at the pixel centres of a `height × width`
+/// [`SelfEnsemble`](crate::SelfEnsemble)) at the pixel centres of a `height × width`
 /// grid, `tile_points` points (whole rows) at a time, and hands each tile to `on_tile` with
 /// its first row, its row count and its jet (parts `(1, rows·width, C)`).
 pub fn render_tiles(
