@@ -35,13 +35,13 @@ enum Command {
     Import(commands::import::ImportArgs),
     /// Evaluate a model on an image at arbitrary points, with derivatives.
     Points(commands::points::PointsArgs),
-    /// Train a FunkNN for super-resolution on a folder of PNG/JPEG photographs. Checkpoints
+    /// Train a FunkNN for super-resolution on a folder of photographs. Checkpoints
     /// go to OUT/checkpoint; a killed run continues with --resume.
     Train(commands::train::TrainArgs),
     /// SNR and PSNR of FunkNN against bilinear, bicubic and Lanczos-3 on a folder of images
     /// (centre crops, antialiased bilinear downsampling) at ×2, ×3, ×4 and ×4 via two ×2 steps.
     Eval(commands::eval::EvalArgs),
-    /// Super-resolve a PNG/JPEG to any size (non-integer scales too), tile by tile.
+    /// Super-resolve a picture to any size (non-integer scales too), tile by tile.
     Upsample(commands::upsample::UpsampleArgs),
     /// Draw the gradient magnitude and the Laplacian of the continuous image as colour maps:
     /// PREFIX-gradient.png (sequential) and PREFIX-laplacian.png (diverging).

@@ -11,6 +11,7 @@ use candle_core::{Device, Tensor};
 
 use crate::engine::ensemble::value_image;
 use crate::model::funknn::{EvalOptions, FunkNN};
+use crate::picture::io::is_picture_file;
 use crate::picture::render::render_tiles;
 use crate::picture::resize::{resize_bilinear_aa, Interpolator};
 use crate::{Error, Result};
@@ -136,7 +137,7 @@ fn funknn_upsample(
     Ok(out)
 }
 
-/// Runs the protocol on every PNG/JPEG in `dir`, FunkNN as it is or, with `self_ensemble`,
+/// Runs the protocol on every picture file in `dir` ([`is_picture_file`]), FunkNN as it is or, with `self_ensemble`,
 /// as the mean over the 8 flips and transposes. `progress` is told each finished image.
 pub fn evaluate_folder(
     model: &FunkNN,
@@ -150,20 +151,16 @@ pub fn evaluate_folder(
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension().is_some_and(|e| {
-                matches!(
-                    e.to_string_lossy().to_ascii_lowercase().as_str(),
-                    "png" | "jpg" | "jpeg"
-                )
-            })
-        })
+        .filter(|p| is_picture_file(p))
         .collect();
     paths.sort();
     if paths.is_empty() {
         return Err(Error::invalid(
             "evaluation data",
-            format!("{}: no PNG or JPEG image", dir.display()),
+            format!(
+                "{}: no PNG or JPEG (or WebP, TIFF, BMP) image",
+                dir.display()
+            ),
         ));
     }
     let mut methods = vec!["funknn".to_string()];

@@ -17,7 +17,7 @@ use crate::progress;
 /// The options of `funknn derivatives`.
 #[derive(clap::Args)]
 pub struct DerivativesArgs {
-    /// Input PNG or JPEG.
+    /// Input picture: PNG, JPEG, WebP, TIFF or BMP.
     pub input: PathBuf,
     /// Output prefix.
     #[arg(short, long)]

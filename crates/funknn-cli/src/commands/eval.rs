@@ -15,7 +15,7 @@ pub struct EvalArgs {
     /// Model folder; default: the embedded funknn-mlp-photo.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Folder of PNG/JPEG test images.
+    /// Folder of test pictures (PNG, JPEG, WebP, TIFF or BMP).
     #[arg(long)]
     pub data: PathBuf,
     /// Largest side of the high-resolution centre crop.

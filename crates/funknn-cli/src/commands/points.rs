@@ -14,7 +14,7 @@ pub struct PointsArgs {
     /// Model folder (config.json + model.safetensors).
     #[arg(long)]
     pub model: PathBuf,
-    /// PNG/JPEG, or .safetensors with `image` (C,H,W) or (N,C,H,W) f32 in [0, 1].
+    /// A picture file (PNG, JPEG, WebP, TIFF or BMP; its colour channels), or .safetensors with `image` (C,H,W) or (N,C,H,W) f32 in [0, 1].
     #[arg(long)]
     pub image: PathBuf,
     /// .safetensors with `points` (P,2) or (N,P,2): (x, y) in the unit square, x along the width.

@@ -16,7 +16,7 @@ use crate::output::save_picture;
 /// The options of `funknn train`.
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// Folder of training images (PNG/JPEG, at least --crop pixels on each side).
+    /// Folder of training images (PNG, JPEG, WebP, TIFF or BMP, at least --crop pixels on each side).
     #[arg(long)]
     pub data: PathBuf,
     /// Output folder: the model (config.json, model.safetensors, train.json), losses.csv,

@@ -109,6 +109,17 @@ impl Picture {
     }
 }
 
+/// Whether `path` names a picture file by its extension: what folders of pictures
+/// (training data, evaluation sets) are made of.
+pub fn is_picture_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| {
+        matches!(
+            e.to_string_lossy().to_ascii_lowercase().as_str(),
+            "png" | "jpg" | "jpeg" | "webp" | "tif" | "tiff" | "bmp"
+        )
+    })
+}
+
 /// Reads and decodes a picture file, upright.
 fn decode(path: &Path) -> Result<image::DynamicImage> {
     use image::ImageDecoder;

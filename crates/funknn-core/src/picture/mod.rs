@@ -10,8 +10,8 @@ pub(crate) mod upsample;
 
 pub use colormap::{abs_quantile, diverging_rgb, sequential_rgb};
 pub use io::{
-    match_channels, read_images, read_picture, write_picture, BitDepth, Picture, PictureFormat,
-    Raster, Samples, WriteOptions,
+    is_picture_file, match_channels, read_images, read_picture, write_picture, BitDepth, Picture,
+    PictureFormat, Raster, Samples, WriteOptions,
 };
 pub use plot::loss_curve;
 pub use render::{

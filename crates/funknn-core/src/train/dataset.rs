@@ -7,6 +7,7 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::parallel::map_indexed;
+use crate::picture::io::is_picture_file;
 use crate::picture::resize::resize_bilinear_aa;
 use crate::rng::Rng;
 use crate::{Error, Result};
@@ -138,7 +139,7 @@ pub struct ImageFolder {
 }
 
 impl ImageFolder {
-    /// Reads every PNG/JPEG directly in `dir` (sorted by name, so runs are reproducible),
+    /// Reads every picture file ([`is_picture_file`]) directly in `dir` (sorted by name, so runs are reproducible),
     /// converted to `channels` (1 or 3). With `max_side > 0`, an image whose longer side
     /// exceeds it is downscaled (antialiased bilinear) to that longer side. Images then
     /// smaller than `min_side` are skipped with a warning; a folder with none left, or an
@@ -147,12 +148,7 @@ impl ImageFolder {
         let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension().is_some_and(|e| {
-                    let e = e.to_string_lossy().to_ascii_lowercase();
-                    matches!(e.as_str(), "png" | "jpg" | "jpeg")
-                })
-            })
+            .filter(|p| is_picture_file(p))
             .collect();
         paths.sort();
         let mut images = Vec::new();
@@ -185,7 +181,7 @@ impl ImageFolder {
             return Err(Error::invalid(
                 "training data",
                 format!(
-                    "{}: no PNG or JPEG image of at least {min_side}×{min_side} pixels",
+                    "{}: no PNG or JPEG (or WebP, TIFF, BMP) image of at least {min_side}×{min_side} pixels",
                     dir.display()
                 ),
             ));
