@@ -1,0 +1,23 @@
+//! # funknn-gen
+//!
+//! Functional generation with FunkNN (Khorashadizadeh et al., ICLR 2023): a discrete
+//! generator makes a small image, and FunkNN turns it into a continuous one, sampled at any
+//! resolution and differentiated exactly. The paper's generator is a convolutional
+//! autoencoder whose decoder generates, with a RealNVP normalizing flow as the prior of its
+//! latent; [`FunctionalGenerator`] composes prior → decoder → FunkNN and stays
+//! differentiable end to end (the inverse problems optimise through it).
+//!
+//! Tensor names are the official implementation's `state_dict` keys (`encoder.*`,
+//! `decoder.*` of `autoencoder.pt`; `q0.*`, `flows.*` of `flow.pt`).
+
+pub mod autoencoder;
+mod error;
+pub mod flow;
+mod functional;
+mod generator;
+
+pub use autoencoder::{Autoencoder, AutoencoderConfig, Decoder, Encoder};
+pub use error::{Error, Result};
+pub use flow::{FlowConfig, RealNvp};
+pub use functional::FunctionalGenerator;
+pub use generator::{standard_normal, DiscreteGenerator, LatentPrior};
