@@ -2,7 +2,7 @@
 //! point set, with the jets of funknn-core, and stays differentiable from `u`, `∇u` and `Δu`
 //! back to the latent and to the decoder's weights.
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use funknn_core::picture::render_tiles;
 use funknn_core::{EvalOptions, Evaluator, FunkNN, Jet, JetOrder};
 
@@ -107,7 +107,6 @@ impl<P: LatentPrior, G: DiscreteGenerator> FunctionalGenerator<P, G> {
         tile_points: usize,
     ) -> Result<Tensor> {
         let images = self.images(&latent.detach())?.detach();
-        let images = images.to_dtype(DType::F32)?;
         let mut out = Vec::with_capacity(images.dim(0)?);
         for i in 0..images.dim(0)? {
             let image = images.narrow(0, i, 1)?;
