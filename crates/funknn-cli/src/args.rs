@@ -1,7 +1,5 @@
 //! Options that several commands share.
 
-use std::path::PathBuf;
-
 use funknn_core::{Activation, Config, KernelKind, Network};
 
 /// The model architecture, for `import` and `train`.
@@ -47,11 +45,12 @@ pub struct SizeArgs {
 
 #[derive(clap::Args)]
 pub struct ModelArgs {
-    /// Model folder (config.json + model.safetensors); default: the embedded
+    /// Model: a folder (config.json + model.safetensors) or a Hugging Face hub repo id
+    /// owner/name[@revision] (cached; HF_HUB_OFFLINE=1 reads the cache only); default: the embedded
     /// funknn-mlp-photo for upsample, funknn-sin-bspline-photo for derivatives (see
     /// weights/).
     #[arg(long)]
-    pub model: Option<PathBuf>,
+    pub model: Option<String>,
     /// Points per tile: bounds memory whatever the output size.
     #[arg(long, default_value_t = 65_536)]
     pub tile: usize,

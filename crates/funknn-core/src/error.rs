@@ -29,6 +29,15 @@ pub enum Error {
     #[error("{path}: {message}")]
     Picture { path: PathBuf, message: String },
 
+    /// A model could not be had from the Hugging Face hub (or its cache).
+    #[error("hub repo {repo} (revision {revision}), file {file}: {message}")]
+    Hub {
+        repo: String,
+        revision: String,
+        file: String,
+        message: String,
+    },
+
     /// A weights file lacks a tensor the architecture needs, or has one of the wrong shape.
     #[error("weights {path}: {message}")]
     Weights { path: PathBuf, message: String },

@@ -24,6 +24,7 @@ mod engine;
 mod error;
 pub mod eval;
 mod fs;
+pub mod hub;
 mod jet;
 mod model;
 pub mod network;

@@ -12,9 +12,9 @@ use crate::models::load_model;
 /// The options of `funknn eval`.
 #[derive(clap::Args)]
 pub struct EvalArgs {
-    /// Model folder; default: the embedded funknn-mlp-photo.
+    /// Model folder or hub repo id owner/name[@revision]; default: the embedded funknn-mlp-photo.
     #[arg(long)]
-    pub model: Option<PathBuf>,
+    pub model: Option<String>,
     /// Folder of test pictures (PNG, JPEG, WebP, TIFF or BMP).
     #[arg(long)]
     pub data: PathBuf,

@@ -5,15 +5,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
+use funknn_core::hub::HubOptions;
 use funknn_core::picture::{match_channels, read_images};
 use funknn_core::{write_atomic, EvalOptions, FunkNN, JetOrder};
 
 /// The options of `funknn points`.
 #[derive(clap::Args)]
 pub struct PointsArgs {
-    /// Model folder (config.json + model.safetensors).
+    /// Model: a folder (config.json + model.safetensors) or a hub repo id owner/name[@revision].
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: String,
     /// A picture file (PNG, JPEG, WebP, TIFF or BMP; its colour channels), or .safetensors with `image` (C,H,W) or (N,C,H,W) f32 in [0, 1].
     #[arg(long)]
     pub image: PathBuf,
@@ -57,8 +58,8 @@ pub fn run(args: &PointsArgs) -> Result<()> {
     let (order, f64) = (args.derivatives, args.f64);
     let dtype = if f64 { DType::F64 } else { DType::F32 };
     let device = Device::Cpu;
-    let model = FunkNN::load(model_dir, dtype, &device)
-        .with_context(|| format!("loading model {}", model_dir.display()))?;
+    let model = FunkNN::load_from(model_dir, &HubOptions::from_env(), dtype, &device)
+        .with_context(|| format!("loading model {model_dir}"))?;
     let images = read_images(image, &device)
         .with_context(|| format!("reading image {}", image.display()))?;
     let channels = model.config().channels;

@@ -7,6 +7,7 @@ use candle_core::{DType, Device, Tensor};
 
 use crate::config::Config;
 use crate::fs::write_atomic;
+use crate::hub::HubOptions;
 use crate::model::funknn::FunkNN;
 use crate::{Error, Result};
 
@@ -101,7 +102,17 @@ impl FunkNN {
 
     /// Loads a model folder: `config.json` and `model.safetensors`.
     pub fn load(dir: impl AsRef<Path>, dtype: DType, device: &Device) -> Result<Self> {
-        let dir = dir.as_ref();
+        Self::load_folder(dir.as_ref(), dtype, device)
+    }
+
+    /// Loads `spec`: a model folder, or a hub repo id `owner/name[@revision]` fetched into
+    /// (or, offline, read from) the hub cache; see [`crate::hub`].
+    pub fn load_from(spec: &str, hub: &HubOptions, dtype: DType, device: &Device) -> Result<Self> {
+        let dir = crate::hub::resolve(spec, &[CONFIG_FILE, WEIGHTS_FILE], hub)?;
+        Self::load_folder(&dir, dtype, device)
+    }
+
+    fn load_folder(dir: &Path, dtype: DType, device: &Device) -> Result<Self> {
         let config = Config::load(dir.join(CONFIG_FILE))?;
         let weights = dir.join(WEIGHTS_FILE);
         let tensors = read_tensors(&weights)?;
