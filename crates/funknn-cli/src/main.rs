@@ -46,6 +46,9 @@ enum Command {
     /// Draw the gradient magnitude and the Laplacian of the continuous image as colour maps:
     /// PREFIX-gradient.png (sequential) and PREFIX-laplacian.png (diverging).
     Derivatives(commands::derivatives::DerivativesArgs),
+    /// Sample images from a generator (autoencoder + RealNVP prior), at its own size or,
+    /// through a FunkNN, at any size: DIR/0000.png, ... and an optional contact sheet.
+    Sample(commands::sample::SampleArgs),
 }
 
 fn main() {
@@ -69,5 +72,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => commands::eval::run(&args),
         Command::Upsample(args) => commands::upsample::run(&args),
         Command::Derivatives(args) => commands::derivatives::run(&args),
+        Command::Sample(args) => commands::sample::run(&args),
     }
 }

@@ -502,3 +502,27 @@ fn the_kernel_interpolant_is_a_funknn_without_its_network() {
     let wrong = Tensor::zeros((2, 3, 2), DType::F32, &Device::Cpu).unwrap();
     assert!(u.evaluate(&wrong).is_err());
 }
+
+#[test]
+fn tensors_become_rasters_and_contact_sheets() {
+    let t = Tensor::new(&[[[0.0f32, 0.5], [1.0, 2.0]]], &Device::Cpu).unwrap();
+    let r = Raster::from_tensor(&t, BitDepth::Eight).unwrap();
+    assert_eq!((r.width, r.height, r.channels), (2, 2, 1));
+    assert_eq!(r.samples, Samples::U8(vec![0, 128, 255, 255]));
+    let rgb = Tensor::zeros((3, 1, 2), DType::F32, &Device::Cpu).unwrap();
+    let r3 = Raster::from_tensor(&rgb, BitDepth::Sixteen).unwrap();
+    assert_eq!(r3.samples, Samples::U16(vec![0; 6]));
+    // Three 2×2 tiles in two columns, one pixel apart on white.
+    let sheet = Raster::contact_sheet(&[r.clone(), r.clone(), r.clone()], 2, 1).unwrap();
+    assert_eq!((sheet.width, sheet.height), (2 * 2 + 3, 2 * 2 + 3));
+    let Samples::U8(v) = &sheet.samples else {
+        panic!("8-bit in, 8-bit out")
+    };
+    let at = |x: usize, y: usize| v[y * sheet.width + x];
+    assert_eq!((at(0, 0), at(1, 1), at(2, 1), at(1, 2)), (255, 0, 128, 255));
+    assert_eq!((at(1, 4), at(2, 5), at(4, 1)), (0, 255, 0));
+    // The empty slot stays white.
+    assert_eq!(at(5, 4), 255);
+    assert!(Raster::contact_sheet(&[], 2, 1).is_err());
+    assert!(Raster::contact_sheet(&[r, r3], 2, 1).is_err());
+}

@@ -3,7 +3,7 @@
 //! back to the latent and to the decoder's weights.
 
 use candle_core::Tensor;
-use funknn_core::picture::render_tiles;
+use funknn_core::picture::{render_tiles, BitDepth, Raster, Samples};
 use funknn_core::{EvalOptions, Evaluator, FunkNN, Jet, JetOrder};
 
 use crate::generator::{standard_normal, DiscreteGenerator, LatentPrior};
@@ -127,5 +127,43 @@ impl<P: LatentPrior, G: DiscreteGenerator> FunctionalGenerator<P, G> {
             out.push(values.t()?.reshape((c, height, width))?);
         }
         Ok(Tensor::stack(&out, 0)?)
+    }
+
+    /// One continuous image (`latent` `(1, D)`) rendered at `height × width` straight into
+    /// quantised samples: memory stays at one output picture's samples whatever the size.
+    pub fn render_raster(
+        &self,
+        latent: &Tensor,
+        height: usize,
+        width: usize,
+        tile_points: usize,
+        depth: BitDepth,
+    ) -> Result<Raster> {
+        if latent.dim(0)? != 1 {
+            return Err(Error::Shape {
+                name: "latent",
+                expected: format!("(1, {})", self.prior.latent_dim()),
+                got: latent.dims().to_vec(),
+            });
+        }
+        let image = self.images(&latent.detach())?.detach();
+        let evaluator = Evaluator::new(
+            &self.funknn,
+            &image,
+            JetOrder::Value,
+            EvalOptions::default(),
+        )?;
+        let mut samples = Samples::new(depth);
+        render_tiles(&evaluator, height, width, tile_points, |_, _, jet| {
+            let values: Vec<f32> = jet
+                .value()?
+                .to_dtype(candle_core::DType::F32)?
+                .flatten_all()?
+                .to_vec1()?;
+            samples.push_values(&values);
+            Ok(())
+        })?;
+        let channels = self.funknn.config().channels;
+        Ok(Raster::new(width, height, channels, samples)?)
     }
 }

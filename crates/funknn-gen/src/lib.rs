@@ -15,9 +15,11 @@ mod error;
 pub mod flow;
 mod functional;
 mod generator;
+mod model;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig, Decoder, Encoder};
 pub use error::{Error, Result};
 pub use flow::{FlowConfig, RealNvp};
 pub use functional::FunctionalGenerator;
 pub use generator::{standard_normal, DiscreteGenerator, LatentPrior};
+pub use model::{Generator, GeneratorConfig, ARCHITECTURE, CONFIG_FILE, FLOW_PREFIX, WEIGHTS_FILE};

@@ -4,6 +4,7 @@ pub mod derivatives;
 pub mod eval;
 pub mod import;
 pub mod points;
+pub mod sample;
 pub mod train;
 pub mod upsample;
 

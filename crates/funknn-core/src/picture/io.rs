@@ -498,3 +498,87 @@ pub fn write_picture(path: &Path, raster: &Raster, options: &WriteOptions) -> Re
         std::fs::write(tmp, encoded.get_ref()).map_err(|e| Error::io(tmp, e))
     })
 }
+
+impl Raster {
+    /// An image `(C, H, W)` (C = 1 or 3) with intensities in [0, 1], clamped and quantised
+    /// to `depth`.
+    pub fn from_tensor(image: &Tensor, depth: BitDepth) -> Result<Raster> {
+        let (c, h, w) = image.dims3().map_err(|_| Error::Shape {
+            name: "image",
+            expected: "(C, H, W)".into(),
+            got: image.dims().to_vec(),
+        })?;
+        let values: Vec<f32> = image
+            .to_dtype(DType::F32)?
+            .permute((1, 2, 0))?
+            .flatten_all()?
+            .to_vec1()?;
+        let mut samples = Samples::new(depth);
+        samples.push_values(&values);
+        Raster::new(w, h, c, samples)
+    }
+
+    /// `tiles` (all of one size, layout and depth) in a grid of `columns`, `gap` pixels apart
+    /// on white: a contact sheet.
+    pub fn contact_sheet(tiles: &[Raster], columns: usize, gap: usize) -> Result<Raster> {
+        let first = tiles
+            .first()
+            .ok_or_else(|| Error::invalid("contact sheet", "no pictures"))?;
+        if columns == 0 {
+            return Err(Error::invalid("contact sheet", "no columns"));
+        }
+        let (tw, th, c) = (first.width, first.height, first.channels);
+        if let Some(bad) = tiles
+            .iter()
+            .position(|t| (t.width, t.height, t.channels, t.depth()) != (tw, th, c, first.depth()))
+        {
+            return Err(Error::invalid(
+                "contact sheet",
+                format!("picture {bad} differs in size, channels or depth from the first"),
+            ));
+        }
+        let columns = columns.min(tiles.len());
+        let rows = tiles.len().div_ceil(columns);
+        let width = columns * tw + (columns + 1) * gap;
+        let height = rows * th + (rows + 1) * gap;
+        fn place<T: Copy>(
+            out: &mut [T],
+            tile: &[T],
+            (x0, y0): (usize, usize),
+            (tw, th, c, width): (usize, usize, usize, usize),
+        ) {
+            for y in 0..th {
+                let dst = ((y0 + y) * width + x0) * c;
+                out[dst..dst + tw * c].copy_from_slice(&tile[y * tw * c..(y + 1) * tw * c]);
+            }
+        }
+        let geometry = (tw, th, c, width);
+        let origin = |i: usize| {
+            (
+                gap + (i % columns) * (tw + gap),
+                gap + (i / columns) * (th + gap),
+            )
+        };
+        let samples = match &first.samples {
+            Samples::U8(_) => {
+                let mut out = vec![u8::MAX; width * height * c];
+                for (i, t) in tiles.iter().enumerate() {
+                    if let Samples::U8(v) = &t.samples {
+                        place(&mut out, v, origin(i), geometry);
+                    }
+                }
+                Samples::U8(out)
+            }
+            Samples::U16(_) => {
+                let mut out = vec![u16::MAX; width * height * c];
+                for (i, t) in tiles.iter().enumerate() {
+                    if let Samples::U16(v) = &t.samples {
+                        place(&mut out, v, origin(i), geometry);
+                    }
+                }
+                Samples::U16(out)
+            }
+        };
+        Raster::new(width, height, c, samples)
+    }
+}

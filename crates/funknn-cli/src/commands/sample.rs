@@ -1,0 +1,135 @@
+//! `funknn sample`: images from a generator's prior, at its own size or, through a FunkNN,
+//! at any size.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device};
+use funknn_core::hub::HubOptions;
+use funknn_core::picture::{output_size, write_picture, BitDepth, Raster, WriteOptions};
+use funknn_core::FunkNN;
+use funknn_gen::{standard_normal, FunctionalGenerator, Generator, LatentPrior};
+
+use crate::progress;
+
+/// The options of `funknn sample`.
+#[derive(clap::Args)]
+pub struct SampleArgs {
+    /// Generator: a folder (config.json + model.safetensors) or a hub repo id
+    /// owner/name[@revision].
+    #[arg(long)]
+    pub generator: String,
+    /// FunkNN that renders the samples at any size (folder or hub repo id); without it the
+    /// samples are the decoder's images at the generator's own size.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Number of samples.
+    #[arg(long, default_value_t = 16)]
+    pub count: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Spread of the prior's base distribution (1: the prior; below 1: more typical samples).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Output size WIDTHxHEIGHT (needs --model).
+    #[arg(long, value_parser = crate::args::parse_size, conflicts_with = "scale")]
+    pub size: Option<(usize, usize)>,
+    /// Output scale relative to the generator's size (needs --model).
+    #[arg(long)]
+    pub scale: Option<f64>,
+    /// Output folder: DIR/0000.png, DIR/0001.png, ...
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Also write all samples on one contact sheet (PNG, JPEG, TIFF or WebP).
+    #[arg(long)]
+    pub grid: Option<PathBuf>,
+    /// Samples decoded at once.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Points per tile when rendering through the FunkNN.
+    #[arg(long, default_value_t = 65_536)]
+    pub tile: usize,
+}
+
+/// At most this many samples per call: the folder would hold more files than anyone looks at.
+const MAX_COUNT: usize = 100_000;
+
+pub fn run(args: &SampleArgs) -> Result<()> {
+    if args.count == 0 || args.count > MAX_COUNT {
+        bail!("--count {}: must be in 1..={MAX_COUNT}", args.count);
+    }
+    if args.batch == 0 {
+        bail!("--batch must be positive");
+    }
+    if let Some(grid) = &args.grid {
+        funknn_core::picture::PictureFormat::from_path(grid)?;
+    }
+    let hub = HubOptions::from_env();
+    let generator = Generator::load_from(&args.generator, &hub, DType::F32, &Device::Cpu)
+        .with_context(|| format!("loading generator {}", args.generator))?;
+    let r = generator.config().autoencoder.resolution;
+    let (height, width) = match (&args.model, args.scale, args.size) {
+        (None, None, None) => (r, r),
+        (None, _, _) => bail!("rendering at another size than {r}×{r} needs --model (a FunkNN)"),
+        (Some(_), None, None) => (r, r),
+        (Some(_), scale, size) => output_size(r, r, scale, size)?,
+    };
+    let funknn = match &args.model {
+        Some(spec) => Some(
+            FunkNN::load_from(spec, &hub, DType::F32, &Device::Cpu)
+                .with_context(|| format!("loading model {spec}"))?,
+        ),
+        None => None,
+    };
+    let prior = generator.prior.clone();
+    let decoder = generator.autoencoder.decoder.clone();
+    let functional = match funknn {
+        Some(f) => Some(FunctionalGenerator::new(prior.clone(), decoder.clone(), f)?),
+        None => None,
+    };
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    // All base numbers from the seed at once: the same seed gives the same samples whatever
+    // the batch size.
+    let base = standard_normal(args.count, prior.latent_dim(), args.seed)?;
+    let bar = progress::items(args.count as u64, "sampling");
+    let mut sheet = Vec::new();
+    for start in (0..args.count).step_by(args.batch) {
+        let n = args.batch.min(args.count - start);
+        let latents = prior.sample_from(&base.narrow(0, start, n)?, args.temperature)?;
+        let images = match &functional {
+            Some(_) => None,
+            None => Some(decoder.forward(&latents)?),
+        };
+        for i in 0..n {
+            let raster = match (&functional, &images) {
+                (Some(f), _) => {
+                    let latent = latents.narrow(0, i, 1)?;
+                    f.render_raster(&latent, height, width, args.tile, BitDepth::Eight)?
+                }
+                (None, Some(images)) => Raster::from_tensor(&images.get(i)?, BitDepth::Eight)?,
+                (None, None) => unreachable!("the decoder's images exist without a FunkNN"),
+            };
+            let path = args.output.join(format!("{:04}.png", start + i));
+            write_picture(&path, &raster, &WriteOptions::default())
+                .with_context(|| format!("writing {}", path.display()))?;
+            if args.grid.is_some() {
+                sheet.push(raster);
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    if let Some(grid) = &args.grid {
+        let columns = (sheet.len() as f64).sqrt().ceil() as usize;
+        let raster = Raster::contact_sheet(&sheet, columns, 2)?;
+        write_picture(grid, &raster, &WriteOptions::default())
+            .with_context(|| format!("writing {}", grid.display()))?;
+    }
+    tracing::info!(
+        "wrote {} samples of {width}×{height} to {}",
+        args.count,
+        args.output.display()
+    );
+    Ok(())
+}

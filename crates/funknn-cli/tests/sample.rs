@@ -1,0 +1,207 @@
+//! `funknn sample` end to end on a small random generator: files, sizes, seeds, the contact
+//! sheet, and clean failures.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use candle_core::{DType, Device, Tensor};
+use funknn_core::{Config, FunkNN};
+use funknn_gen::{AutoencoderConfig, FlowConfig, Generator, GeneratorConfig};
+use image::ColorType;
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    let dir = std::env::temp_dir().join(format!("funknn-cli-sample-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Scratch(dir)
+}
+
+fn funknn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_funknn"))
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .env(
+            "HF_HUB_CACHE",
+            std::env::temp_dir().join("funknn-no-hub-cache"),
+        )
+        .output()
+        .unwrap()
+}
+
+fn config() -> GeneratorConfig {
+    GeneratorConfig {
+        architecture: funknn_gen::ARCHITECTURE.into(),
+        autoencoder: AutoencoderConfig {
+            latent_dim: 16,
+            resolution: 32,
+            channels: 1,
+            width: 0.25,
+        },
+        flow: FlowConfig {
+            latent_dim: 16,
+            depth: 2,
+        },
+        source: Some("test".into()),
+    }
+}
+
+/// A random generator folder and a random grey FunkNN folder.
+fn models(dir: &Path) -> (PathBuf, PathBuf) {
+    let (generator, _) = Generator::random(&config(), 4, DType::F32, &Device::Cpu).unwrap();
+    let g = dir.join("generator");
+    generator.save(&g, DType::F32).unwrap();
+    let grey = Config {
+        channels: 1,
+        ..Config::default()
+    };
+    let (model, _) = FunkNN::random(&grey, 2, DType::F32, &Device::Cpu).unwrap();
+    let m = dir.join("funknn");
+    model.save(&m, DType::F32).unwrap();
+    (g, m)
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn samples_at_any_size_are_seeded_and_gridded() {
+    let dir = scratch("sample");
+    let (g, m) = models(&dir.0);
+    let out = dir.0.join("a");
+    let grid = dir.0.join("grid.png");
+    let args = [
+        "sample",
+        "--generator",
+        s(&g),
+        "--model",
+        s(&m),
+        "--count",
+        "5",
+    ];
+    ok(&funknn(
+        &[
+            &args[..],
+            &[
+                "--size",
+                "48x40",
+                "--batch",
+                "2",
+                "-o",
+                s(&out),
+                "--grid",
+                s(&grid),
+            ],
+        ]
+        .concat(),
+    ));
+    for i in 0..5 {
+        let img = image::open(out.join(format!("{i:04}.png"))).unwrap();
+        assert_eq!(
+            (img.width(), img.height(), img.color()),
+            (48, 40, ColorType::L8)
+        );
+    }
+    assert!(!out.join("0005.png").exists());
+    let sheet = image::open(&grid).unwrap();
+    // Three columns, two rows of 48×40, 2 pixels apart.
+    assert_eq!(
+        (sheet.width(), sheet.height()),
+        (3 * 48 + 4 * 2, 2 * 40 + 3 * 2)
+    );
+    // The same seed gives the same images whatever the batch; another seed others.
+    let again = dir.0.join("b");
+    ok(&funknn(
+        &[
+            &args[..],
+            &["--size", "48x40", "--batch", "5", "-o", s(&again)],
+        ]
+        .concat(),
+    ));
+    let other = dir.0.join("c");
+    ok(&funknn(
+        &[
+            &args[..],
+            &["--size", "48x40", "--seed", "1", "-o", s(&other)],
+        ]
+        .concat(),
+    ));
+    let bytes = |d: &Path| std::fs::read(d.join("0003.png")).unwrap();
+    assert_eq!(bytes(&out), bytes(&again));
+    assert_ne!(bytes(&out), bytes(&other));
+    // Without a FunkNN: the decoder's own 32² images.
+    let native = dir.0.join("native");
+    ok(&funknn(&[
+        "sample",
+        "--generator",
+        s(&g),
+        "--count",
+        "2",
+        "-o",
+        s(&native),
+    ]));
+    let img = image::open(native.join("0001.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (32, 32));
+}
+
+fn fails_with(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "should fail: {needle}");
+    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_requests_fail_cleanly_without_output() {
+    let dir = scratch("bad");
+    let (g, m) = models(&dir.0);
+    let out = dir.0.join("out");
+    let base = ["sample", "--generator", s(&g), "-o", s(&out)];
+    fails_with(
+        &funknn(&[&base[..], &["--count", "0"]].concat()),
+        "--count 0",
+    );
+    fails_with(
+        &funknn(&[&base[..], &["--model", s(&m), "--size", "100000x100000"]].concat()),
+        "65536",
+    );
+    fails_with(
+        &funknn(&[&base[..], &["--size", "64x64"]].concat()),
+        "needs --model",
+    );
+    fails_with(
+        &funknn(&["sample", "--generator", "someone/absent", "-o", s(&out)]),
+        "someone/absent",
+    );
+    assert!(!out.exists(), "no output folder for a refused request");
+    // A generator folder whose weights have a wrong-shaped tensor.
+    let weights = g.join("model.safetensors");
+    let mut tensors: HashMap<String, Tensor> =
+        candle_core::safetensors::load(&weights, &Device::Cpu).unwrap();
+    tensors.insert(
+        "decoder.mlps.0.weight".into(),
+        Tensor::zeros((3, 3), DType::F32, &Device::Cpu).unwrap(),
+    );
+    candle_core::safetensors::save(&tensors, &weights).unwrap();
+    fails_with(&funknn(&base), "decoder.mlps.0.weight");
+    assert!(!out.exists());
+}

@@ -1,0 +1,260 @@
+//! Generator model folders: `config.json` (the architecture), `model.safetensors` (the
+//! autoencoder under the official `autoencoder.pt` names `encoder.*`, `decoder.*`, and the
+//! prior under `flow.` + the official `flow.pt` names), `README.md` (the model card): the
+//! layout of a Hugging Face hub repo.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use funknn_core::hub::HubOptions;
+use serde::{Deserialize, Serialize};
+
+use crate::autoencoder::{Autoencoder, AutoencoderConfig};
+use crate::flow::{FlowConfig, RealNvp};
+use crate::{Error, Result};
+
+/// File name of the architecture inside a generator folder.
+pub const CONFIG_FILE: &str = "config.json";
+/// File name of the weights inside a generator folder.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// What `config.json` says the folder is.
+pub const ARCHITECTURE: &str = "funknn-autoencoder-realnvp";
+
+fn architecture() -> String {
+    ARCHITECTURE.to_string()
+}
+
+/// `config.json` of a generator folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeneratorConfig {
+    /// Always [`ARCHITECTURE`].
+    #[serde(default = "architecture")]
+    pub architecture: String,
+    pub autoencoder: AutoencoderConfig,
+    pub flow: FlowConfig,
+    /// Where the weights come from (training data and command, or an import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl GeneratorConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.architecture != ARCHITECTURE {
+            return Err(Error::invalid(
+                "generator architecture",
+                format!(
+                    "{:?}: this version knows {ARCHITECTURE:?}",
+                    self.architecture
+                ),
+            ));
+        }
+        self.autoencoder.validate()?;
+        self.flow.validate()?;
+        if self.autoencoder.latent_dim != self.flow.latent_dim {
+            return Err(Error::invalid(
+                "generator config",
+                format!(
+                    "the autoencoder's latent has {} dimensions, the flow's {}",
+                    self.autoencoder.latent_dim, self.flow.latent_dim
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The paper's generator: the autoencoder (its decoder generates) and the RealNVP prior of
+/// its latents.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    config: GeneratorConfig,
+    pub autoencoder: Autoencoder,
+    pub prior: RealNvp,
+    tensors: HashMap<String, Tensor>,
+}
+
+/// The prefix of the prior's tensors in a generator folder.
+pub const FLOW_PREFIX: &str = "flow.";
+
+impl Generator {
+    /// From named tensors (official names, the prior's prefixed with [`FLOW_PREFIX`]),
+    /// checked against the architecture: a missing or wrong-shaped tensor is an error naming
+    /// it and `origin`.
+    pub fn from_tensors(
+        config: &GeneratorConfig,
+        tensors: HashMap<String, Tensor>,
+        dtype: DType,
+        device: &Device,
+        origin: &Path,
+    ) -> Result<Self> {
+        config.validate()?;
+        let weights_error = |e: candle_core::Error| Error::Weights {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        };
+        let tensors: HashMap<String, Tensor> = tensors
+            .into_iter()
+            .map(|(k, t)| Ok((k, t.to_dtype(dtype)?.to_device(device)?)))
+            .collect::<Result<_>>()?;
+        let vb = VarBuilder::from_tensors(tensors.clone(), dtype, device);
+        let build = || -> Result<(Autoencoder, RealNvp)> {
+            Ok((
+                Autoencoder::new(&config.autoencoder, vb.clone())?,
+                RealNvp::new(&config.flow, vb.pp("flow"))?,
+            ))
+        };
+        let (autoencoder, prior) = build().map_err(|e| match e {
+            Error::Candle(e) => weights_error(e),
+            e => e,
+        })?;
+        Ok(Generator {
+            config: config.clone(),
+            autoencoder,
+            prior,
+            tensors,
+        })
+    }
+
+    /// A freshly initialised, trainable generator, reproducibly from `seed`: convolutions and
+    /// linear layers as PyTorch initialises them (uniform, bound `1/√fan_in`), the couplings'
+    /// output layers, the ActNorms and the base at zero (the official `init_zeros=True`; the
+    /// ActNorms get their data-dependent values from [`RealNvp::actnorm_init`]).
+    pub fn random(
+        config: &GeneratorConfig,
+        seed: u64,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<(Self, candle_nn::VarMap)> {
+        config.validate()?;
+        let varmap = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, dtype, device);
+        let autoencoder = Autoencoder::new(&config.autoencoder, vb.clone())?;
+        let prior = RealNvp::new(&config.flow, vb.pp("flow"))?;
+        let mut rng = funknn_core::Rng::new(seed);
+        let vars = varmap
+            .data()
+            .lock()
+            .expect("the var map is not shared yet")
+            .clone();
+        let mut names: Vec<&String> = vars.keys().collect();
+        names.sort();
+        let fan_in = |name: &str| -> usize {
+            let weight = name
+                .rsplit_once('.')
+                .map_or(name.to_string(), |(p, _)| format!("{p}.weight"));
+            vars.get(&weight).map_or(1, |w| {
+                w.as_tensor().elem_count() / w.as_tensor().dim(0).unwrap_or(1).max(1)
+            })
+        };
+        for name in names {
+            let var = &vars[name];
+            let n = var.as_tensor().elem_count();
+            let zero = name.contains(".net.2.")
+                || name.starts_with("flow.q0.")
+                || (name.starts_with("flow.flows.")
+                    && (name.ends_with(".s") || name.ends_with(".t")));
+            let values: Vec<f64> = if zero {
+                vec![0.0; n]
+            } else {
+                let bound = 1.0 / (fan_in(name) as f64).sqrt();
+                (0..n).map(|_| rng.uniform_in(-bound, bound)).collect()
+            };
+            let t = Tensor::from_vec(values, var.as_tensor().shape(), device)?.to_dtype(dtype)?;
+            var.set(&t)?;
+        }
+        let tensors = vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect();
+        Ok((
+            Generator {
+                config: config.clone(),
+                autoencoder,
+                prior,
+                tensors,
+            },
+            varmap,
+        ))
+    }
+
+    pub fn config(&self) -> &GeneratorConfig {
+        &self.config
+    }
+
+    /// The weights by name, as saved.
+    pub fn tensors(&self) -> &HashMap<String, Tensor> {
+        &self.tensors
+    }
+
+    /// Loads a generator folder.
+    pub fn load(dir: impl AsRef<Path>, dtype: DType, device: &Device) -> Result<Self> {
+        let dir = dir.as_ref();
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|error| Error::Io {
+            path: path.clone(),
+            error,
+        })?;
+        let config: GeneratorConfig =
+            serde_json::from_str(&text).map_err(|error| Error::Config { path, error })?;
+        let weights = dir.join(WEIGHTS_FILE);
+        let tensors = funknn_core::read_tensors(&weights)?;
+        Self::from_tensors(&config, tensors, dtype, device, &weights)
+    }
+
+    /// Loads `spec`: a generator folder, or a hub repo id `owner/name[@revision]`.
+    pub fn load_from(spec: &str, hub: &HubOptions, dtype: DType, device: &Device) -> Result<Self> {
+        let dir = funknn_core::hub::resolve(spec, &[CONFIG_FILE, WEIGHTS_FILE], hub)?;
+        Self::load(dir, dtype, device)
+    }
+
+    /// Imports official checkpoints: `autoencoder.pt` (`{'model_state_dict': ...}` with
+    /// `encoder.*`, `decoder.*`) and `flow.pt` (`q0.*`, `flows.*`), or `.safetensors` files
+    /// with the same names.
+    pub fn import(
+        autoencoder: &Path,
+        flow: &Path,
+        config: &GeneratorConfig,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut tensors = funknn_core::read_tensors(autoencoder)?;
+        for (name, t) in funknn_core::read_tensors(flow)? {
+            tensors.insert(format!("{FLOW_PREFIX}{name}"), t);
+        }
+        Self::from_tensors(config, tensors, dtype, device, autoencoder)
+    }
+
+    /// Writes the folder (`config.json`, `model.safetensors` in `storage` precision, with the
+    /// official buffers of the prior), each file atomically.
+    pub fn save(&self, dir: impl AsRef<Path>, storage: DType) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|error| Error::Io {
+            path: dir.to_path_buf(),
+            error,
+        })?;
+        let mut out: HashMap<String, Tensor> = HashMap::new();
+        for (name, t) in &self.tensors {
+            out.insert(name.clone(), t.to_dtype(storage)?.to_device(&Device::Cpu)?);
+        }
+        for (name, t) in self.prior.official_buffers()? {
+            out.insert(format!("{FLOW_PREFIX}{name}"), t.to_device(&Device::Cpu)?);
+        }
+        let weights: PathBuf = dir.join(WEIGHTS_FILE);
+        funknn_core::write_atomic(&weights, |tmp| {
+            Ok(candle_core::safetensors::save(&out, tmp)?)
+        })?;
+        let json = serde_json::to_string_pretty(&self.config).map_err(|error| Error::Config {
+            path: dir.join(CONFIG_FILE),
+            error,
+        })?;
+        funknn_core::write_atomic(&dir.join(CONFIG_FILE), |tmp| {
+            std::fs::write(tmp, json.as_bytes()).map_err(|e| funknn_core::Error::Invalid {
+                what: "config.json",
+                message: format!("{}: {e}", tmp.display()),
+            })
+        })?;
+        Ok(())
+    }
+}
