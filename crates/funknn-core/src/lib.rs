@@ -40,7 +40,7 @@ pub use engine::{
     SelfEnsemble, SYMMETRIES,
 };
 pub use error::{Error, Result};
-pub use fs::write_atomic;
+pub use fs::{make_readable, replace_dir_atomic, write_atomic};
 pub use jet::{Jet, JetOrder};
 pub use model::{read_tensors, EvalOptions, FunkNN, PatchNetwork, CONFIG_FILE, WEIGHTS_FILE};
 pub use real::{sin_cos_f32, Real};

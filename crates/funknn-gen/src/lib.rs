@@ -16,6 +16,7 @@ pub mod flow;
 mod functional;
 mod generator;
 mod model;
+pub mod train;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig, Decoder, Encoder};
 pub use error::{Error, Result};

@@ -183,6 +183,11 @@ impl Generator {
         &self.config
     }
 
+    /// Records where the weights come from (saved in `config.json`).
+    pub fn set_source(&mut self, source: impl Into<String>) {
+        self.config.source = Some(source.into());
+    }
+
     /// The weights by name, as saved.
     pub fn tensors(&self) -> &HashMap<String, Tensor> {
         &self.tensors

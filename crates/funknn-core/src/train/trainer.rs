@@ -8,7 +8,7 @@ use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::fs::{make_readable, write_atomic};
+use crate::fs::{make_readable, replace_dir_atomic, write_atomic};
 use crate::jet::JetOrder;
 use crate::model::funknn::FunkNN;
 use crate::network::init::InitScheme;
@@ -456,52 +456,34 @@ impl Trainer {
     /// Writes a checkpoint folder atomically: weights, optimiser moments, step, RNG state and
     /// the loss history. A run killed at any moment resumes from the last complete one.
     pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
-        let parent = dir
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        let name = dir
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "checkpoint".into());
-        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut tensors: HashMap<String, Tensor> = HashMap::new();
-        for (name, var) in sorted_vars(&self.varmap)? {
-            tensors.insert(format!("param.{name}"), var.as_tensor().clone());
-        }
-        for (name, t) in self.adam.state() {
-            tensors.insert(format!("adam.{name}"), t);
-        }
-        candle_core::safetensors::save(&tensors, tmp.join(TENSORS_FILE))?;
-        make_readable(&tmp.join(TENSORS_FILE))?;
-        let state = TrainState {
-            config: self.config.clone(),
-            step: self.step,
-            rng: self.rng.state(),
-            losses: self.losses.clone(),
-            baselines: self.baselines.clone(),
-            seconds: self.seconds,
-        };
-        let json = serde_json::to_string_pretty(&state).map_err(|error| Error::Config {
-            path: tmp.join(STATE_FILE),
-            error,
-        })?;
-        std::fs::write(tmp.join(STATE_FILE), json)
-            .map_err(|e| Error::io(tmp.join(STATE_FILE), e))?;
-        // Swap the folders: the old checkpoint is removed only once the new one is in place.
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        if dir.exists() {
-            std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-        }
-        std::fs::rename(&tmp, dir).map_err(|e| Error::io(dir, e))?;
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
+        replace_dir_atomic(dir, |tmp| {
+            let mut tensors: HashMap<String, Tensor> = HashMap::new();
+            for (name, var) in sorted_vars(&self.varmap)? {
+                tensors.insert(format!("param.{name}"), var.as_tensor().clone());
+            }
+            for (name, t) in self.adam.state() {
+                tensors.insert(format!("adam.{name}"), t);
+            }
+            candle_core::safetensors::save(&tensors, tmp.join(TENSORS_FILE))?;
+            make_readable(&tmp.join(TENSORS_FILE))?;
+            let state = TrainState {
+                config: self.config.clone(),
+                step: self.step,
+                rng: self.rng.state(),
+                losses: self.losses.clone(),
+                baselines: self.baselines.clone(),
+                seconds: self.seconds,
+            };
+            let json = serde_json::to_string_pretty(&state).map_err(|error| Error::Config {
+                path: tmp.join(STATE_FILE),
+                error,
+            })?;
+            std::fs::write(tmp.join(STATE_FILE), json)
+                .map_err(|e| Error::io(tmp.join(STATE_FILE), e))
+        })
     }
 
-    /// Continues the run saved in `dir`: weights, optimiser, step count and RNG as they were.
+    /// Continues the run saved in the checkpoint `dir`, exactly.
     pub fn resume(dir: &Path) -> Result<Self> {
         let state_path = dir.join(STATE_FILE);
         let text = std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
