@@ -49,6 +49,9 @@ enum Command {
     /// Sample images from a generator (autoencoder + RealNVP prior), at its own size or,
     /// through a FunkNN, at any size: DIR/0000.png, ... and an optional contact sheet.
     Sample(commands::sample::SampleArgs),
+    /// Train the paper's generator (autoencoder, then RealNVP prior) on Fashion-MNIST or a
+    /// folder of pictures. Checkpoints go to OUT/checkpoint; a killed run continues with --resume.
+    TrainGenerator(commands::train_generator::TrainGeneratorArgs),
 }
 
 fn main() {
@@ -73,5 +76,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Upsample(args) => commands::upsample::run(&args),
         Command::Derivatives(args) => commands::derivatives::run(&args),
         Command::Sample(args) => commands::sample::run(&args),
+        Command::TrainGenerator(args) => commands::train_generator::run(&args),
     }
 }

@@ -6,6 +6,7 @@ pub mod import;
 pub mod points;
 pub mod sample;
 pub mod train;
+pub mod train_generator;
 pub mod upsample;
 
 use std::path::Path;

@@ -372,6 +372,35 @@ impl GeneratorTrainer {
         Ok(())
     }
 
+    /// Pictures of where the run stands, `(N, C, R, R)`: `count` training images each
+    /// followed by its reconstruction and, once the prior has started, `count` samples of
+    /// the generator (seeded, temperature 1).
+    pub fn preview(&self, data: &ImageSet, count: usize) -> Result<Tensor> {
+        let count = count.clamp(1, data.len().max(1));
+        let indices: Vec<usize> = (0..count).map(|i| i * data.len() / count).collect();
+        let originals = data.batch(&indices)?;
+        let ae = &self.generator.autoencoder;
+        let recon = ae
+            .decoder
+            .forward(&ae.encoder.forward(&originals)?)?
+            .detach();
+        let mut rows = Vec::new();
+        for i in 0..count {
+            rows.push(originals.get(i)?);
+            rows.push(recon.get(i)?);
+        }
+        if self.step > self.config.autoencoder_steps {
+            let base =
+                crate::generator::standard_normal(count, self.generator.prior.latent_dim(), 0)?;
+            let latents = self.generator.prior.sample_from(&base, 1.0)?;
+            let samples = ae.decoder.forward(&latents)?.detach();
+            for i in 0..count {
+                rows.push(samples.get(i)?);
+            }
+        }
+        Ok(Tensor::stack(&rows, 0)?)
+    }
+
     /// Writes a checkpoint folder atomically: weights, both optimisers' moments, step, RNG
     /// state and losses. A run continues from it exactly with [`Self::resume`].
     pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {

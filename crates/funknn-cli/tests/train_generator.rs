@@ -1,0 +1,140 @@
+//! `funknn train-generator` end to end on a tiny folder of pictures: the model folder and
+//! its records, refusing to overwrite a run, an exact resume, and clean failures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    let dir = std::env::temp_dir().join(format!("funknn-cli-tg-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Scratch(dir)
+}
+
+fn pictures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pictures")
+}
+
+fn train(out: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_funknn"))
+        .args(["train-generator", "--data", pictures().to_str().unwrap()])
+        .args([
+            "-o",
+            out.to_str().unwrap(),
+            "--width",
+            "0.125",
+            "--latent",
+            "8",
+            "--depth",
+            "1",
+        ])
+        .args(["--batch", "4", "--checkpoint-every", "2", "--seed", "3"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_run_writes_its_generator_and_resumes_exactly() {
+    let dir = scratch("run");
+    let whole = dir.0.join("whole");
+    ok(&train(
+        &whole,
+        &["--autoencoder-steps", "3", "--flow-steps", "3"],
+    ));
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "train.json",
+        "losses.csv",
+        "loss-autoencoder.png",
+        "loss-prior.png",
+    ] {
+        assert!(whole.join(file).is_file(), "{file}");
+    }
+    assert!(whole.join("preview-000002.png").is_file());
+    // The same run again refuses to overwrite it.
+    let again = train(&whole, &["--autoencoder-steps", "3", "--flow-steps", "3"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    // Stopped after the autoencoder and one prior step (--flow-steps 1), then extended.
+    let parts = dir.0.join("parts");
+    ok(&train(
+        &parts,
+        &["--autoencoder-steps", "3", "--flow-steps", "1"],
+    ));
+    ok(&train(&parts, &["--resume", "--flow-steps", "3"]));
+    let csv = |d: &Path| std::fs::read_to_string(d.join("losses.csv")).unwrap();
+    assert_eq!(csv(&parts), csv(&whole));
+    let weights = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert_eq!(
+        weights(&parts),
+        weights(&whole),
+        "a resumed run gives the same weights"
+    );
+    // The trained generator samples.
+    let samples = dir.0.join("samples");
+    let gen = whole.to_str().unwrap();
+    ok(&Command::new(env!("CARGO_BIN_EXE_funknn"))
+        .args([
+            "sample",
+            "--generator",
+            gen,
+            "--count",
+            "2",
+            "-o",
+            samples.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap());
+    assert!(samples.join("0001.png").is_file());
+}
+
+#[test]
+fn bad_settings_and_data_fail_cleanly() {
+    let dir = scratch("bad");
+    for (extra, needle) in [
+        (&["--resolution", "48"][..], "32, 64 or 128"),
+        (&["--width", "0"][..], "width"),
+        (&["--batch", "0"][..], "batch"),
+        (
+            &["--autoencoder-steps", "0", "--flow-steps", "0"][..],
+            "no step",
+        ),
+    ] {
+        let out = dir.0.join("out");
+        let run = train(&out, extra);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{extra:?}");
+        assert!(err.contains(needle), "{extra:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.join("model.safetensors").exists());
+    }
+    let empty = dir.0.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_funknn"))
+        .args(["train-generator", "--data", empty.to_str().unwrap(), "-o"])
+        .arg(dir.0.join("o2"))
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("no picture file"));
+}
