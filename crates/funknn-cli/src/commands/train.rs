@@ -1,6 +1,6 @@
 //! `funknn train`: a FunkNN trained for super-resolution on a folder of photographs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use candle_core::DType;
@@ -9,6 +9,7 @@ use funknn_core::train::{
     checkpoint_dir, Degradation, ImageFolder, TrainConfig, TrainMode, Trainer,
 };
 use funknn_core::write_atomic;
+use funknn_gen::train::{ImageSet, Split, FASHION_MNIST_DIR};
 
 use crate::args::ArchitectureArgs;
 use crate::output::save_picture;
@@ -16,7 +17,9 @@ use crate::output::save_picture;
 /// The options of `funknn train`.
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// Folder of training images (PNG, JPEG, WebP, TIFF or BMP, at least --crop pixels on each side).
+    /// Folder of training images (PNG, JPEG, WebP, TIFF or BMP, at least --crop pixels on each
+    /// side), or `fashion-mnist`: the 60,000 training images of the Debian package
+    /// dataset-fashion-mnist, padded to 32² grey (for the generator's FunkNN).
     #[arg(long)]
     pub data: PathBuf,
     /// Output folder: the model (config.json, model.safetensors, train.json), losses.csv,
@@ -133,13 +136,20 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         Trainer::new(config)?
     };
     let config = trainer.config().clone();
-    let data = ImageFolder::open(
-        &args.data,
-        config.model.channels,
-        config.crop,
-        config.max_side,
-    )
-    .with_context(|| format!("reading training images in {}", args.data.display()))?;
+    let data = if args.data == Path::new("fashion-mnist") {
+        let dir = Path::new(FASHION_MNIST_DIR);
+        let set = ImageSet::fashion_mnist(dir, Split::Train, 0).context("reading Fashion-MNIST")?;
+        let images = funknn_core::picture::match_channels(set.images(), config.model.channels)?;
+        ImageFolder::from_images(&images, "fashion-mnist")?
+    } else {
+        ImageFolder::open(
+            &args.data,
+            config.model.channels,
+            config.crop,
+            config.max_side,
+        )
+        .with_context(|| format!("reading training images in {}", args.data.display()))?
+    };
     tracing::info!(
         "{} training images; {} steps of {}×{} points",
         data.len(),

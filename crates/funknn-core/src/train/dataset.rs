@@ -193,6 +193,40 @@ impl ImageFolder {
         })
     }
 
+    /// Images already in memory, `(N, C, H, W)` in [0, 1] (e.g. a data set read from its own
+    /// format); `name` stands for their paths in reports.
+    pub fn from_images(images: &Tensor, name: &str) -> Result<Self> {
+        let (n, channels, h, w) = images.dims4().map_err(|_| Error::Shape {
+            name: "training images",
+            expected: "(N, C, H, W)".into(),
+            got: images.dims().to_vec(),
+        })?;
+        if n == 0 {
+            return Err(Error::invalid("training data", format!("{name}: no image")));
+        }
+        let images = (0..n)
+            .map(|i| {
+                Ok((
+                    h,
+                    w,
+                    images
+                        .get(i)?
+                        .flatten_all()?
+                        .to_dtype(candle_core::DType::F32)?
+                        .to_vec1::<f32>()?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let paths = (0..n)
+            .map(|i| PathBuf::from(format!("{name}#{i}")))
+            .collect();
+        Ok(ImageFolder {
+            images,
+            channels,
+            paths,
+        })
+    }
+
     pub fn len(&self) -> usize {
         self.images.len()
     }
