@@ -1,8 +1,10 @@
 //! The `funknn` binary end to end: import the official checkpoint, evaluate, fail cleanly.
 
+mod common;
+use common::{fails_with, funknn, ok, s, scratch};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use candle_core::{DType, Device, Tensor};
 use funknn_core::coords::{from_official, swap_xy};
@@ -10,57 +12,6 @@ use funknn_core::coords::{from_official, swap_xy};
 /// The official implementation's outputs, committed at `tests/fixtures/golden/`.
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/golden")
-}
-
-/// A fresh folder for one test, removed when the test passes (kept for a look if it fails).
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("funknn-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
-}
-
-fn funknn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_funknn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "funknn failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn fails_with(out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "funknn should fail ({needle})");
-    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
-    assert!(!err.contains("panicked"), "funknn panicked:\n{err}");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn save(path: &Path, name: &str, t: Tensor) {

@@ -1,28 +1,14 @@
 //! `--model owner/name[@revision]` from a hub-layout cache with `HF_HUB_OFFLINE=1`: the
 //! model loads, and a repo or file that is not there is a clear error with no output.
 
+mod common;
+use common::scratch;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use candle_core::{DType, Device};
 use funknn_core::{Config, FunkNN};
-
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("funknn-cli-hub-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
-}
 
 fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/pictures/rgb.bmp")

@@ -2,8 +2,11 @@
 //! its channels, alpha and bit depth where the output format holds them, and comes out
 //! upright.
 
+mod common;
+use common::{funknn, scratch};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use candle_core::Device;
 use funknn_core::picture::{output_size, Picture};
@@ -14,30 +17,6 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures/pictures")
         .join(name)
-}
-
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("funknn-cli-pic-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
-}
-
-fn funknn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_funknn"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn upsample(input: &Path, output: &Path, extra: &[&str]) -> Output {

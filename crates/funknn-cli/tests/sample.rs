@@ -1,43 +1,16 @@
 //! `funknn sample` end to end on a small random generator: files, sizes, seeds, the contact
 //! sheet, and clean failures.
 
+mod common;
+use common::{fails_with, funknn, ok, s, scratch};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use candle_core::{DType, Device, Tensor};
 use funknn_core::{Config, FunkNN};
 use funknn_gen::{AutoencoderConfig, FlowConfig, Generator, GeneratorConfig};
 use image::ColorType;
-
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("funknn-cli-sample-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
-}
-
-fn funknn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_funknn"))
-        .args(args)
-        .env("HF_HUB_OFFLINE", "1")
-        .env(
-            "HF_HUB_CACHE",
-            std::env::temp_dir().join("funknn-no-hub-cache"),
-        )
-        .output()
-        .unwrap()
-}
 
 fn config() -> GeneratorConfig {
     GeneratorConfig {
@@ -69,18 +42,6 @@ fn models(dir: &Path) -> (PathBuf, PathBuf) {
     let m = dir.join("funknn");
     model.save(&m, DType::F32).unwrap();
     (g, m)
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 #[test]
@@ -161,13 +122,6 @@ fn samples_at_any_size_are_seeded_and_gridded() {
     ]));
     let img = image::open(native.join("0001.png")).unwrap();
     assert_eq!((img.width(), img.height()), (32, 32));
-}
-
-fn fails_with(out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "should fail: {needle}");
-    assert!(err.contains(needle), "stderr lacks {needle:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

@@ -2,28 +2,14 @@
 //! (`models--owner--name/refs/<revision>`, `snapshots/<commit>/<file>`), offline: no test
 //! touches the network.
 
+mod common;
+use common::scratch;
+
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
 use funknn_core::hub::{resolve, HubOptions, ModelSource};
 use funknn_core::{Config, FunkNN, CONFIG_FILE, WEIGHTS_FILE};
-
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("funknn-hub-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
-}
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 

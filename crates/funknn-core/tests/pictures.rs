@@ -2,6 +2,9 @@
 //! it (`tests/fixtures/pictures/manifest.json`), EXIF orientation applied, lossless round
 //! trips, clear errors; and the kernel interpolant that renders alpha.
 
+mod common;
+use common::scratch;
+
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -19,24 +22,6 @@ fn fixtures() -> PathBuf {
 fn manifest() -> serde_json::Value {
     let text = std::fs::read_to_string(fixtures().join("manifest.json")).unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-/// A fresh folder for one test, removed when it passes.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("funknn-pictures-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
 }
 
 /// All samples `(H, W, C)` (colour then alpha) in the file's own integer units.

@@ -57,3 +57,21 @@ pub fn rel_err(a: &Tensor, reference: &Tensor) -> f64 {
 pub fn points_range(t: &Tensor, lo: usize, hi: usize) -> Tensor {
     t.narrow(1, lo, hi - lo).unwrap()
 }
+
+/// A fresh folder for one test, removed when the test passes (kept for a look if it fails).
+pub struct Scratch(pub PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn scratch(name: &str) -> Scratch {
+    let dir = std::env::temp_dir().join(format!("funknn-core-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Scratch(dir)
+}
