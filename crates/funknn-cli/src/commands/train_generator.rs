@@ -47,9 +47,10 @@ pub struct TrainGeneratorArgs {
     /// Images per step.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
-    /// Autoencoder steps.
-    #[arg(long, default_value_t = 2000)]
-    pub autoencoder_steps: usize,
+    /// Autoencoder steps (default 2000). With --resume during the autoencoder phase: a new
+    /// total (the steps taken end the phase now).
+    #[arg(long)]
+    pub autoencoder_steps: Option<usize>,
     /// Prior steps after them. With --resume: a new total (longer to extend the run).
     #[arg(long)]
     pub flow_steps: Option<usize>,
@@ -142,6 +143,9 @@ pub fn run(args: &TrainGeneratorArgs) -> Result<()> {
     let mut trainer = if args.resume {
         let mut t = GeneratorTrainer::resume(&checkpoint)
             .with_context(|| format!("resuming from {}", checkpoint.display()))?;
+        if let Some(steps) = args.autoencoder_steps {
+            t.set_autoencoder_steps(steps)?;
+        }
         if let Some(steps) = args.flow_steps {
             t.set_flow_steps(steps)?;
         }
@@ -170,7 +174,7 @@ pub fn run(args: &TrainGeneratorArgs) -> Result<()> {
                 source: None,
             },
             batch: args.batch,
-            autoencoder_steps: args.autoencoder_steps,
+            autoencoder_steps: args.autoencoder_steps.unwrap_or(2000),
             flow_steps: args.flow_steps.unwrap_or(2000),
             lr: args.lr,
             lr_step: args.lr_step,

@@ -258,6 +258,23 @@ impl GeneratorTrainer {
         self.phase() == Phase::Done
     }
 
+    /// A new total of autoencoder steps, while the run is still in that phase: longer to
+    /// extend it, or the steps taken to end it now and start the prior.
+    pub fn set_autoencoder_steps(&mut self, steps: usize) -> Result<()> {
+        if self.step > self.config.autoencoder_steps || steps < self.step {
+            return Err(Error::invalid(
+                "autoencoder steps",
+                format!(
+                    "{steps}: the run has taken {} steps, {} of them the autoencoder's",
+                    self.step,
+                    self.step.min(self.config.autoencoder_steps)
+                ),
+            ));
+        }
+        self.config.autoencoder_steps = steps;
+        Ok(())
+    }
+
     /// A new total of prior steps: longer to extend the run, or the steps taken to stop it.
     pub fn set_flow_steps(&mut self, steps: usize) -> Result<()> {
         let taken = self.step.saturating_sub(self.config.autoencoder_steps);
