@@ -136,7 +136,22 @@ pub fn resolve(spec: &str, files: &[&str], options: &HubOptions) -> Result<PathB
         ModelSource::Hub { repo, revision } => {
             let mut folder = None;
             for file in files {
-                let path = fetch(&repo, &revision, file, options)?;
+                let path = fetch(&repo, &revision, file, options).map_err(|e| match e {
+                    // Say that the other reading was tried too: a mistyped folder looks
+                    // like a repo id.
+                    Error::Hub {
+                        repo,
+                        revision,
+                        file,
+                        message,
+                    } => Error::Hub {
+                        message: format!("{message}; and there is no folder {spec:?}"),
+                        repo,
+                        revision,
+                        file,
+                    },
+                    e => e,
+                })?;
                 folder = path.parent().map(Path::to_path_buf);
             }
             folder.ok_or_else(|| Error::invalid("model", "no file asked for"))
