@@ -22,8 +22,6 @@ pub trait Scalar:
     fn of(v: f64) -> Self;
     /// Converts to f64 (exactly).
     fn to_f64(self) -> f64;
-    /// `floor(self)` for `self >= 0` as an index, without a libm call.
-    fn trunc_index(self) -> usize;
     /// The square root.
     fn sqrt(self) -> Self;
     /// The larger of the two.
@@ -35,10 +33,38 @@ pub trait Scalar:
 }
 
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
+    /// Seals [`super::Scalar`] and carries the crate's unchecked helpers, which users cannot
+    /// call (they cannot name this trait).
+    pub trait Sealed: Copy {
+        /// `floor(self)` as an index: one truncating conversion, without the saturation
+        /// checks of `as`.
+        ///
+        /// # Safety
+        /// `self` must be finite and in `[0, 2³¹)`.
+        unsafe fn trunc_index(self) -> usize;
+        /// An index as a value (exact below 2²⁴ for f32).
+        fn from_index(k: usize) -> Self;
+    }
+    macro_rules! sealed {
+        ($t:ty) => {
+            impl Sealed for $t {
+                #[inline(always)]
+                unsafe fn trunc_index(self) -> usize {
+                    debug_assert!(self >= 0.0 && self < 2147483648.0);
+                    // SAFETY: the caller's contract.
+                    unsafe { self.to_int_unchecked::<i32>() as usize }
+                }
+                #[inline(always)]
+                fn from_index(k: usize) -> Self {
+                    k as $t
+                }
+            }
+        };
+    }
+    sealed!(f32);
+    sealed!(f64);
 }
+
 
 macro_rules! impl_scalar {
     ($t:ty, $d:expr) => {
@@ -50,10 +76,6 @@ macro_rules! impl_scalar {
             #[inline(always)]
             fn to_f64(self) -> f64 {
                 self as f64
-            }
-            #[inline(always)]
-            fn trunc_index(self) -> usize {
-                self as usize
             }
             #[inline(always)]
             fn sqrt(self) -> Self {

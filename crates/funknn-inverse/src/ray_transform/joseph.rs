@@ -2,28 +2,29 @@
 //!
 //! An angle stepping along columns reads the image as rows × columns; one stepping along
 //! rows reads its transpose, so both walk memory contiguously with the same kernel. Each copy
-//! has one zero line before and one after, so the two interpolation taps never need a bounds
-//! test (the tables clip every ray to the steps whose position lies in `[0, M+1)`).
+//! has zero lines before and after, so the interpolation taps never need a bounds test: the
+//! tables clip every ray to the steps whose position `u` lies in `[0, M + 2·TAPS/2 − 1)`,
+//! where the first tap's line is `trunc(u)` and the last `trunc(u) + TAPS − 1`, a padded line.
 
-use super::{AngleTable, Tables};
+use super::{AngleTable, Interpolation, Tables};
 use crate::geometry::ImageGrid;
 use crate::parallel::for_chunks;
 use crate::Scalar;
 
-/// `(M + 2) × major` zeros with the image (or its transpose) in lines `1..=M`.
-fn padded<T: Scalar>(x: &[T], grid: &ImageGrid, transpose: bool) -> Vec<T> {
+/// `(pad + M + pad) × major` zeros with the image (or its transpose) in the middle lines.
+fn padded<T: Scalar>(x: &[T], grid: &ImageGrid, transpose: bool, pad: usize) -> Vec<T> {
     let (h, w) = (grid.height, grid.width);
     if !transpose {
-        let mut p = vec![T::zero(); (h + 2) * w];
-        p[w..(h + 1) * w].copy_from_slice(x);
+        let mut p = vec![T::zero(); (h + 2 * pad) * w];
+        p[pad * w..(h + pad) * w].copy_from_slice(x);
         p
     } else {
-        let mut p = vec![T::zero(); (w + 2) * h];
+        let mut p = vec![T::zero(); (w + 2 * pad) * h];
         // Blocks of rows keep both the reads and the writes in cache.
         const B: usize = 32;
         for i0 in (0..h).step_by(B) {
             for j in 0..w {
-                let line = &mut p[(j + 1) * h..(j + 2) * h];
+                let line = &mut p[(j + pad) * h..(j + pad + 1) * h];
                 for i in i0..(i0 + B).min(h) {
                     line[i] = x[i * w + j];
                 }
@@ -33,34 +34,158 @@ fn padded<T: Scalar>(x: &[T], grid: &ImageGrid, transpose: bool) -> Vec<T> {
     }
 }
 
-#[inline(always)]
-fn ray_forward<T: Scalar>(t: &AngleTable<T>, d: usize, p: &[T], stride: usize) -> T {
-    let (lo, hi) = t.ranges[d];
-    let b = t.slope[d];
-    let mut acc = T::zero();
-    for j in lo as usize..hi as usize {
-        let u = t.shift[j] + b;
-        let k = u.trunc_index();
-        let w = u - T::of(k as f64);
-        let p0 = p[k * stride + j];
-        let p1 = p[(k + 1) * stride + j];
-        acc += p0 + w * (p1 - p0);
+/// The interpolation weights at fraction `t` of the taps at `k, k+1, …`.
+trait Kernel<T: Scalar> {
+    const TAPS: usize;
+    fn weights(t: T) -> [T; 4];
+}
+
+struct Linear;
+struct Cubic;
+
+impl<T: Scalar> Kernel<T> for Linear {
+    const TAPS: usize = 2;
+    #[inline(always)]
+    fn weights(t: T) -> [T; 4] {
+        [T::one() - t, t, T::zero(), T::zero()]
     }
-    acc * t.length
+}
+
+impl<T: Scalar> Kernel<T> for Cubic {
+    const TAPS: usize = 4;
+    /// Keys' cubic convolution, a = −½ (Catmull–Rom): it reproduces quadratics.
+    #[inline(always)]
+    fn weights(t: T) -> [T; 4] {
+        let h = T::of(0.5);
+        let (t2, t3) = (t * t, t * t * t);
+        let w0 = h * (t2 + t2 - t3 - t);
+        let w3 = h * (t3 - t2);
+        let w1 = T::of(1.5) * t3 - T::of(2.5) * t2 + T::one();
+        let w2 = T::one() - w0 - w1 - w3;
+        [w0, w1, w2, w3]
+    }
+}
+
+/// The line integral of ray `d` of angle table `t` through padded lines `p`.
+///
+/// Eight partial sums break the dependency chain; the indexing is unchecked because the
+/// tables guarantee, for every step `j` in the ray's range, `j < stride` and that the last
+/// tap's line `trunc(shift[j] + slope[d]) + TAPS − 1` is a padded line.
+#[inline(always)]
+fn ray_forward<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, d: usize, p: &[T], stride: usize) -> T {
+    let (lo, hi) = (t.ranges[d].0 as usize, t.ranges[d].1 as usize);
+    let b = t.slope[d];
+    let shift = &t.shift[lo..hi];
+    debug_assert!(hi <= stride);
+    let tap = |j: usize, a: T| -> T {
+        let u = a + b;
+        // SAFETY: the tables keep u in [0, top) with top ≤ M + 3 (finite geometry).
+        let k = unsafe { u.trunc_index() };
+        let w = K::weights(u - T::from_index(k));
+        let i0 = k * stride + lo + j;
+        debug_assert!(i0 + (K::TAPS - 1) * stride < p.len());
+        let mut v = T::zero();
+        for (m, &wm) in w.iter().enumerate().take(K::TAPS) {
+            // SAFETY: see above.
+            v += wm * unsafe { *p.get_unchecked(i0 + m * stride) };
+        }
+        v
+    };
+    let mut acc = [T::zero(); 8];
+    let mut chunks = shift.chunks_exact(8);
+    let mut j = 0;
+    for c in &mut chunks {
+        for l in 0..8 {
+            acc[l] += tap(j + l, c[l]);
+        }
+        j += 8;
+    }
+    let mut tail = T::zero();
+    for (l, &a) in chunks.remainder().iter().enumerate() {
+        tail += tap(j + l, a);
+    }
+    let total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    (total + tail) * t.length
+}
+
+/// Adds `value` times ray `d`'s weights into padded lines `q`: the transpose of
+/// [`ray_forward`], with the same weights and invariants.
+#[inline(always)]
+fn ray_adjoint<T: Scalar, K: Kernel<T>>(
+    t: &AngleTable<T>,
+    d: usize,
+    value: T,
+    q: &mut [T],
+    stride: usize,
+) {
+    let (lo, hi) = (t.ranges[d].0 as usize, t.ranges[d].1 as usize);
+    let b = t.slope[d];
+    let v = value * t.length;
+    debug_assert!(hi <= stride);
+    for (j, &a) in t.shift[lo..hi].iter().enumerate() {
+        let u = a + b;
+        // SAFETY: the tables keep u in [0, top) with top ≤ M + 3 (finite geometry).
+        let k = unsafe { u.trunc_index() };
+        let w = K::weights(u - T::from_index(k));
+        let i0 = k * stride + lo + j;
+        debug_assert!(i0 + (K::TAPS - 1) * stride < q.len());
+        for (m, &wm) in w.iter().enumerate().take(K::TAPS) {
+            // SAFETY: as in `ray_forward`.
+            unsafe { *q.get_unchecked_mut(i0 + m * stride) += wm * v };
+        }
+    }
 }
 
 #[inline(always)]
-fn ray_adjoint<T: Scalar>(t: &AngleTable<T>, d: usize, value: T, q: &mut [T], stride: usize) {
-    let (lo, hi) = t.ranges[d];
-    let b = t.slope[d];
-    let v = value * t.length;
-    for j in lo as usize..hi as usize {
-        let u = t.shift[j] + b;
-        let k = u.trunc_index();
-        let w = u - T::of(k as f64);
-        let wv = w * v;
-        q[k * stride + j] += v - wv;
-        q[(k + 1) * stride + j] += wv;
+fn angle_forward_any<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, p: &[T], stride: usize, row: &mut [T]) {
+    for (d, out) in row.iter_mut().enumerate() {
+        *out = ray_forward::<T, K>(t, d, p, stride);
+    }
+}
+
+#[inline(always)]
+fn angle_adjoint_any<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mut [T], stride: usize) {
+    for (d, &v) in y.iter().enumerate() {
+        ray_adjoint::<T, K>(t, d, v, q, stride);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn angle_forward_avx2<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, p: &[T], stride: usize, row: &mut [T]) {
+    angle_forward_any::<T, K>(t, p, stride, row)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn angle_adjoint_avx2<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mut [T], stride: usize) {
+    angle_adjoint_any::<T, K>(t, y, q, stride)
+}
+
+/// All rays of one angle, compiled for AVX2 where the CPU has it.
+fn angle_forward<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, p: &[T], stride: usize, row: &mut [T]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { angle_forward_avx2::<T, K>(t, p, stride, row) };
+    }
+    angle_forward_any::<T, K>(t, p, stride, row)
+}
+
+fn angle_adjoint<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mut [T], stride: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { angle_adjoint_avx2::<T, K>(t, y, q, stride) };
+    }
+    angle_adjoint_any::<T, K>(t, y, q, stride)
+}
+
+/// The zero lines before (and after) the image for `interpolation`.
+pub(super) fn pad(interpolation: Interpolation) -> usize {
+    match interpolation {
+        Interpolation::Linear => 1,
+        Interpolation::Cubic => 3,
     }
 }
 
@@ -71,24 +196,10 @@ pub(super) fn forward<T: Scalar>(
     y: &mut [T],
     threads: usize,
 ) {
-    let any_x = tables.angles.iter().any(|t| t.x_major);
-    let any_y = tables.angles.iter().any(|t| !t.x_major);
-    let px = if any_x { padded(x, grid, false) } else { Vec::new() };
-    let py = if any_y { padded(x, grid, true) } else { Vec::new() };
-    let d_len = y.len() / tables.angles.len();
-    for_chunks(y, d_len, threads, |first, chunk| {
-        for (k, row) in chunk.chunks_mut(d_len).enumerate() {
-            let t = &tables.angles[first + k];
-            let (p, stride) = if t.x_major {
-                (&px, grid.width)
-            } else {
-                (&py, grid.height)
-            };
-            for (d, out) in row.iter_mut().enumerate() {
-                *out = ray_forward(t, d, p, stride);
-            }
-        }
-    });
+    match tables.interpolation {
+        Interpolation::Linear => forward_k::<T, Linear>(tables, grid, x, y, threads),
+        Interpolation::Cubic => forward_k::<T, Cubic>(tables, grid, x, y, threads),
+    }
 }
 
 pub(super) fn adjoint<T: Scalar>(
@@ -98,6 +209,46 @@ pub(super) fn adjoint<T: Scalar>(
     x: &mut [T],
     threads: usize,
 ) {
+    match tables.interpolation {
+        Interpolation::Linear => adjoint_k::<T, Linear>(tables, grid, y, x, threads),
+        Interpolation::Cubic => adjoint_k::<T, Cubic>(tables, grid, y, x, threads),
+    }
+}
+
+fn forward_k<T: Scalar, K: Kernel<T>>(
+    tables: &Tables<T>,
+    grid: &ImageGrid,
+    x: &[T],
+    y: &mut [T],
+    threads: usize,
+) {
+    let pad = pad(tables.interpolation);
+    let any_x = tables.angles.iter().any(|t| t.x_major);
+    let any_y = tables.angles.iter().any(|t| !t.x_major);
+    let px = if any_x { padded(x, grid, false, pad) } else { Vec::new() };
+    let py = if any_y { padded(x, grid, true, pad) } else { Vec::new() };
+    let d_len = y.len() / tables.angles.len();
+    for_chunks(y, d_len, threads, |first, chunk| {
+        for (k, row) in chunk.chunks_mut(d_len).enumerate() {
+            let t = &tables.angles[first + k];
+            let (p, stride) = if t.x_major {
+                (&px, grid.width)
+            } else {
+                (&py, grid.height)
+            };
+            angle_forward::<T, K>(t, p, stride, row);
+        }
+    });
+}
+
+fn adjoint_k<T: Scalar, K: Kernel<T>>(
+    tables: &Tables<T>,
+    grid: &ImageGrid,
+    y: &[T],
+    x: &mut [T],
+    threads: usize,
+) {
+    let pad = pad(tables.interpolation);
     let (h, w) = (grid.height, grid.width);
     let n_angles = tables.angles.len();
     let d_len = y.len() / n_angles;
@@ -110,16 +261,14 @@ pub(super) fn adjoint<T: Scalar>(
         for a in first..(first + per).min(n_angles) {
             let t = &tables.angles[a];
             let (q, stride, len) = if t.x_major {
-                (&mut qx, w, (h + 2) * w)
+                (&mut qx, w, (h + 2 * pad) * w)
             } else {
-                (&mut qy, h, (w + 2) * h)
+                (&mut qy, h, (w + 2 * pad) * h)
             };
             if q.is_empty() {
                 *q = vec![T::zero(); len];
             }
-            for d in 0..d_len {
-                ray_adjoint(t, d, y[a * d_len + d], q, stride);
-            }
+            angle_adjoint::<T, K>(t, &y[a * d_len..(a + 1) * d_len], q, stride);
         }
         (qx, qy)
     };
@@ -140,12 +289,12 @@ pub(super) fn adjoint<T: Scalar>(
     for (qx, qy) in &parts {
         if !qx.is_empty() {
             x.iter_mut()
-                .zip(&qx[w..(h + 1) * w])
+                .zip(&qx[pad * w..(h + pad) * w])
                 .for_each(|(a, &b)| *a += b);
         }
         if !qy.is_empty() {
             for j in 0..w {
-                let line = &qy[(j + 1) * h..(j + 2) * h];
+                let line = &qy[(j + pad) * h..(j + pad + 1) * h];
                 for i in 0..h {
                     x[i * w + j] += line[i];
                 }

@@ -274,7 +274,8 @@ impl Fbp {
                             let u = base + jf * step;
                             jf += T::one();
                             if u >= T::zero() && u < top {
-                                let k = u.trunc_index();
+                                // SAFETY: tested just above: 0 ≤ u < D + 1.
+                                let k = unsafe { u.trunc_index() };
                                 let t = u - T::of(k as f64);
                                 let v = qa[k] + t * (qa[k + 1] - qa[k]);
                                 *out += wa * v;
