@@ -24,12 +24,12 @@ pub enum Error {
         message: String,
     },
     /// A file that cannot be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (in the message, not as a source, so it prints once).
+        error: std::io::Error,
     },
     /// A file that exists but cannot be decoded.
     #[error("{}: {message}", path.display())]
@@ -66,10 +66,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 }
