@@ -20,11 +20,16 @@ fn ct(c: &mut Criterion) {
             .iter()
             .map(|&v| v as f32)
             .collect();
-        let y: Vec<f32> = phantom.sinogram(&geometry).iter().map(|&v| v as f32).collect();
+        let y: Vec<f32> = phantom
+            .sinogram(&geometry)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
         let mut g = c.benchmark_group(format!("ct_{n}"));
         g.sample_size(30);
         for interpolation in [Interpolation::Linear, Interpolation::Cubic] {
-            let rt = RayTransform::with_interpolation(grid, geometry.clone(), interpolation).unwrap();
+            let rt =
+                RayTransform::with_interpolation(grid, geometry.clone(), interpolation).unwrap();
             let name = format!("{interpolation:?}").to_lowercase();
             let mut out = vec![0f32; geometry.len()];
             g.bench_function(format!("forward_{name}"), |b| {

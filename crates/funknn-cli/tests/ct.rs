@@ -54,8 +54,15 @@ fn fails(args: &[&str], needle: &str, output: &Path) {
 }
 
 fn metric(stdout: &str, name: &str) -> f64 {
-    let at = stdout.find(name).unwrap_or_else(|| panic!("{name} missing in {stdout}"));
-    stdout[at + name.len()..].split_whitespace().next().unwrap().parse().unwrap()
+    let at = stdout
+        .find(name)
+        .unwrap_or_else(|| panic!("{name} missing in {stdout}"));
+    stdout[at + name.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn p(dir: &Scratch, name: &str) -> String {
@@ -66,25 +73,82 @@ fn p(dir: &Scratch, name: &str) -> String {
 fn simulate_then_reconstruct_limited_view_shepp_logan() {
     let d = scratch("sl");
     let (sino, truth) = (p(&d, "s.safetensors"), p(&d, "t.safetensors"));
-    ok(&["ct", "simulate", "--phantom", "shepp-logan", "--size", "64", "--noise-snr", "30", "-o", &sino, "--truth-out", &truth]);
+    ok(&[
+        "ct",
+        "simulate",
+        "--phantom",
+        "shepp-logan",
+        "--size",
+        "64",
+        "--noise-snr",
+        "30",
+        "-o",
+        &sino,
+        "--truth-out",
+        &truth,
+    ]);
     let png = p(&d, "truth.png");
-    ok(&["ct", "simulate", "--size", "64", "-o", &p(&d, "s2.safetensors"), "--truth-out", &png, "--bit-depth", "16"]);
+    ok(&[
+        "ct",
+        "simulate",
+        "--size",
+        "64",
+        "-o",
+        &p(&d, "s2.safetensors"),
+        "--truth-out",
+        &png,
+        "--bit-depth",
+        "16",
+    ]);
     let img = image::open(&png).unwrap();
     assert_eq!((img.width(), img.height()), (64, 64));
     assert!(matches!(img, image::DynamicImage::ImageLuma16(_)));
 
     let fbp = p(&d, "fbp.safetensors");
-    let out = ok(&["ct", "reconstruct", "--data", &sino, "--method", "fbp", "-o", &fbp, "--truth", &truth]);
+    let out = ok(&[
+        "ct",
+        "reconstruct",
+        "--data",
+        &sino,
+        "--method",
+        "fbp",
+        "-o",
+        &fbp,
+        "--truth",
+        &truth,
+    ]);
     let psnr_fbp = metric(&out, "PSNR");
     assert!(out.contains("SNR") && out.contains("SSIM"));
-    let out = ok(&["ct", "reconstruct", "--data", &sino, "--method", "tv", "--iterations", "150", "-o", &p(&d, "tv.png"), "--truth", &truth]);
+    let out = ok(&[
+        "ct",
+        "reconstruct",
+        "--data",
+        &sino,
+        "--method",
+        "tv",
+        "--iterations",
+        "150",
+        "-o",
+        &p(&d, "tv.png"),
+        "--truth",
+        &truth,
+    ]);
     let psnr_tv = metric(&out, "PSNR");
-    assert!(psnr_fbp > 18.0 && psnr_tv > psnr_fbp + 3.0, "FBP {psnr_fbp}, TV {psnr_tv}");
+    assert!(
+        psnr_fbp > 18.0 && psnr_tv > psnr_fbp + 3.0,
+        "FBP {psnr_fbp}, TV {psnr_tv}"
+    );
     // The safetensors output is (1, H, W) f32, unclipped.
     let t = candle_core::safetensors::load(&fbp, &candle_core::Device::Cpu).unwrap();
     let image = &t["image"];
     assert_eq!(image.dims(), &[1, 64, 64]);
-    let min = image.flatten_all().unwrap().min(0).unwrap().to_scalar::<f32>().unwrap();
+    let min = image
+        .flatten_all()
+        .unwrap()
+        .min(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
     assert!(min < 0.0, "FBP undershoots; the file must keep it");
 }
 
@@ -92,21 +156,62 @@ fn simulate_then_reconstruct_limited_view_shepp_logan() {
 fn random_ellipses_are_reproducible() {
     let d = scratch("el");
     let (a, b) = (p(&d, "a.safetensors"), p(&d, "b.safetensors"));
-    ok(&["ct", "simulate", "--phantom", "ellipses", "--seed", "5", "--size", "32", "--angles", "30", "-o", &a]);
-    ok(&["ct", "simulate", "--phantom", "ellipses", "--seed", "5", "--size", "32", "--angles", "30", "-o", &b]);
+    ok(&[
+        "ct",
+        "simulate",
+        "--phantom",
+        "ellipses",
+        "--seed",
+        "5",
+        "--size",
+        "32",
+        "--angles",
+        "30",
+        "-o",
+        &a,
+    ]);
+    ok(&[
+        "ct",
+        "simulate",
+        "--phantom",
+        "ellipses",
+        "--seed",
+        "5",
+        "--size",
+        "32",
+        "--angles",
+        "30",
+        "-o",
+        &b,
+    ]);
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
 
 fn write_sinogram(path: &str, shape: &[usize], angles: usize, offsets: usize, value: f32) {
     use safetensors::tensor::TensorView;
     let n: usize = shape.iter().product();
-    let s: Vec<u8> = (0..n).flat_map(|k| if k == 3 { value } else { 0.1 }.to_le_bytes()).collect();
-    let a: Vec<u8> = (0..angles).flat_map(|k| (k as f32 * 0.01).to_le_bytes()).collect();
-    let o: Vec<u8> = (0..offsets).flat_map(|k| (k as f32 / offsets as f32 - 0.5).to_le_bytes()).collect();
+    let s: Vec<u8> = (0..n)
+        .flat_map(|k| if k == 3 { value } else { 0.1 }.to_le_bytes())
+        .collect();
+    let a: Vec<u8> = (0..angles)
+        .flat_map(|k| (k as f32 * 0.01).to_le_bytes())
+        .collect();
+    let o: Vec<u8> = (0..offsets)
+        .flat_map(|k| (k as f32 / offsets as f32 - 0.5).to_le_bytes())
+        .collect();
     let views = vec![
-        ("sinogram", TensorView::new(safetensors::Dtype::F32, shape.to_vec(), &s).unwrap()),
-        ("angles", TensorView::new(safetensors::Dtype::F32, vec![angles], &a).unwrap()),
-        ("offsets", TensorView::new(safetensors::Dtype::F32, vec![offsets], &o).unwrap()),
+        (
+            "sinogram",
+            TensorView::new(safetensors::Dtype::F32, shape.to_vec(), &s).unwrap(),
+        ),
+        (
+            "angles",
+            TensorView::new(safetensors::Dtype::F32, vec![angles], &a).unwrap(),
+        ),
+        (
+            "offsets",
+            TensorView::new(safetensors::Dtype::F32, vec![offsets], &o).unwrap(),
+        ),
     ];
     std::fs::write(path, safetensors::serialize(views, None).unwrap()).unwrap();
 }
@@ -118,25 +223,90 @@ fn bad_sinograms_fail_cleanly() {
     let o = out.to_string_lossy().into_owned();
     let shape = p(&d, "shape.safetensors");
     write_sinogram(&shape, &[10, 16], 9, 16, 0.1);
-    fails(&["ct", "reconstruct", "--data", &shape, "-o", &o], "9 angles", &out);
+    fails(
+        &["ct", "reconstruct", "--data", &shape, "-o", &o],
+        "9 angles",
+        &out,
+    );
     let nan = p(&d, "nan.safetensors");
     write_sinogram(&nan, &[10, 16], 10, 16, f32::NAN);
-    fails(&["ct", "reconstruct", "--data", &nan, "-o", &o], "not finite", &out);
+    fails(
+        &["ct", "reconstruct", "--data", &nan, "-o", &o],
+        "not finite",
+        &out,
+    );
     let empty = p(&d, "empty.safetensors");
     write_sinogram(&empty, &[0, 16], 0, 16, 0.1);
-    fails(&["ct", "reconstruct", "--data", &empty, "-o", &o], "empty", &out);
-    fails(&["ct", "reconstruct", "--data", &p(&d, "none.safetensors"), "-o", &o], "none.safetensors", &out);
+    fails(
+        &["ct", "reconstruct", "--data", &empty, "-o", &o],
+        "empty",
+        &out,
+    );
+    fails(
+        &[
+            "ct",
+            "reconstruct",
+            "--data",
+            &p(&d, "none.safetensors"),
+            "-o",
+            &o,
+        ],
+        "none.safetensors",
+        &out,
+    );
     // A truth of the wrong size is refused before anything is written.
     let sino = p(&d, "s.safetensors");
-    ok(&["ct", "simulate", "--size", "32", "--angles", "20", "-o", &sino]);
+    ok(&[
+        "ct", "simulate", "--size", "32", "--angles", "20", "-o", &sino,
+    ]);
     let truth = p(&d, "t.png");
-    ok(&["ct", "simulate", "--size", "16", "--angles", "20", "-o", &p(&d, "s16.safetensors"), "--truth-out", &truth]);
-    fails(&["ct", "reconstruct", "--data", &sino, "-o", &o, "--truth", &truth], "16×16", &out);
+    ok(&[
+        "ct",
+        "simulate",
+        "--size",
+        "16",
+        "--angles",
+        "20",
+        "-o",
+        &p(&d, "s16.safetensors"),
+        "--truth-out",
+        &truth,
+    ]);
+    fails(
+        &[
+            "ct",
+            "reconstruct",
+            "--data",
+            &sino,
+            "-o",
+            &o,
+            "--truth",
+            &truth,
+        ],
+        "16×16",
+        &out,
+    );
     // Bad simulation options.
     let s_out = d.0.join("x.safetensors");
     let so = s_out.to_string_lossy().into_owned();
-    fails(&["ct", "simulate", "--angles", "0", "-o", &so], "empty", &s_out);
-    fails(&["ct", "simulate", "--size", "0", "-o", &so], "no pixels", &s_out);
-    fails(&["ct", "simulate", "--angle-range=-3", "-o", &so], "angle range", &s_out);
-    fails(&["ct", "simulate", "-o", &p(&d, "x.png")], ".safetensors", &d.0.join("x.png"));
+    fails(
+        &["ct", "simulate", "--angles", "0", "-o", &so],
+        "empty",
+        &s_out,
+    );
+    fails(
+        &["ct", "simulate", "--size", "0", "-o", &so],
+        "no pixels",
+        &s_out,
+    );
+    fails(
+        &["ct", "simulate", "--angle-range=-3", "-o", &so],
+        "angle range",
+        &s_out,
+    );
+    fails(
+        &["ct", "simulate", "-o", &p(&d, "x.png")],
+        ".safetensors",
+        &d.0.join("x.png"),
+    );
 }

@@ -20,7 +20,12 @@ fn main() -> Result<()> {
         let grid = ImageGrid::square(n)?;
         let geometry = ParallelGeometry::limited_view(n)?;
         let t = Instant::now();
-        let rt = RayTransform::new(grid, geometry.clone())?.with_threads(std::env::var("T").ok().and_then(|v| v.parse().ok()).unwrap_or(0));
+        let rt = RayTransform::new(grid, geometry.clone())?.with_threads(
+            std::env::var("T")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        );
         let setup = t.elapsed().as_secs_f64() * 1e3;
         let x = vec![0.5f32; grid.len()];
         let mut y = vec![0.0f32; geometry.len()];
@@ -35,7 +40,9 @@ fn main() -> Result<()> {
         let cf = time(|| cubic.apply(&x, &mut y).unwrap());
         let ca = time(|| cubic.adjoint(&y, &mut z).unwrap());
         println!("{n}² cubic: forward {cf:.2} ms, adjoint {ca:.2} ms");
-        println!("{n}²: setup {setup:.1} ms, forward {fwd:.2} ms, adjoint {adj:.2} ms, FBP {tf:.2} ms");
+        println!(
+            "{n}²: setup {setup:.1} ms, forward {fwd:.2} ms, adjoint {adj:.2} ms, FBP {tf:.2} ms"
+        );
     }
     Ok(())
 }

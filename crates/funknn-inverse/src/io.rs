@@ -131,7 +131,11 @@ impl Sinogram {
         let g = &self.geometry;
         let angles: Vec<f32> = g.angles().iter().map(|&a| a as f32).collect();
         let offsets: Vec<f32> = g.offsets().iter().map(|&s| s as f32).collect();
-        let (sb, ab, ob) = (f32_bytes(&self.data), f32_bytes(&angles), f32_bytes(&offsets));
+        let (sb, ab, ob) = (
+            f32_bytes(&self.data),
+            f32_bytes(&angles),
+            f32_bytes(&offsets),
+        );
         fn view(shape: Vec<usize>, b: &[u8]) -> Result<TensorView<'_>> {
             TensorView::new(Dtype::F32, shape, b)
                 .map_err(|e| Error::invalid("sinogram", e.to_string()))
@@ -176,13 +180,19 @@ pub fn save_image(path: &Path, image: &[f32], grid: &ImageGrid, depth: BitDepth)
         let clip = |v: f32| if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
         let result = match depth {
             BitDepth::Eight => {
-                let px: Vec<u8> = image.iter().map(|&v| (clip(v) * 255.0).round() as u8).collect();
+                let px: Vec<u8> = image
+                    .iter()
+                    .map(|&v| (clip(v) * 255.0).round() as u8)
+                    .collect();
                 image::GrayImage::from_raw(w as u32, h as u32, px)
                     .expect("length checked")
                     .write_to(&mut out, image::ImageFormat::Png)
             }
             BitDepth::Sixteen => {
-                let px: Vec<u16> = image.iter().map(|&v| (clip(v) * 65535.0).round() as u16).collect();
+                let px: Vec<u16> = image
+                    .iter()
+                    .map(|&v| (clip(v) * 65535.0).round() as u16)
+                    .collect();
                 image::ImageBuffer::<image::Luma<u16>, _>::from_raw(w as u32, h as u32, px)
                     .expect("length checked")
                     .write_to(&mut out, image::ImageFormat::Png)

@@ -43,6 +43,8 @@ pub use geometry::{ImageGrid, ParallelGeometry};
 pub use metrics::{psnr, snr, ssim};
 pub use operator::{operator_norm, Gradient, LinearOperator, Scaled, Stacked};
 pub use phantom::{add_noise, Ellipse, EllipsesConfig, Phantom, Rendering};
-pub use ray_transform::{Interpolation, MeshFreeConfig, MeshFreeTransform, RayTransform, RayTransformOp};
-pub use reconstruct::{Fbp, FbpConfig, Filter, TvConfig, TvReport, tv_reconstruct};
+pub use ray_transform::{
+    Interpolation, MeshFreeConfig, MeshFreeTransform, RayTransform, RayTransformOp,
+};
+pub use reconstruct::{tv_reconstruct, Fbp, FbpConfig, Filter, TvConfig, TvReport};
 pub use scalar::Scalar;

@@ -15,9 +15,11 @@ fn check<T: Scalar>(x: &[T], truth: &[T]) -> Result<()> {
 
 fn range_of<T: Scalar>(truth: &[T], data_range: Option<f64>) -> f64 {
     data_range.unwrap_or_else(|| {
-        let (lo, hi) = truth.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
-            (l.min(v.to_f64()), h.max(v.to_f64()))
-        });
+        let (lo, hi) = truth
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+                (l.min(v.to_f64()), h.max(v.to_f64()))
+            });
         if hi > lo {
             hi - lo
         } else {

@@ -16,7 +16,13 @@ pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
                 p0 = p1;
                 p1 = p2;
             }
-            let pn = if n == 0 { 1.0 } else if n == 1 { x } else { p1 };
+            let pn = if n == 0 {
+                1.0
+            } else if n == 1 {
+                x
+            } else {
+                p1
+            };
             let pm = if n == 1 { 1.0 } else { p0 };
             dp = n as f64 * (x * pn - pm) / (x * x - 1.0);
             let dx = pn / dp;
@@ -44,7 +50,11 @@ mod tests {
             let (x, w) = gauss_legendre(n);
             for deg in 0..2 * n {
                 let q: f64 = x.iter().zip(&w).map(|(x, w)| w * x.powi(deg as i32)).sum();
-                let exact = if deg % 2 == 1 { 0.0 } else { 2.0 / (deg as f64 + 1.0) };
+                let exact = if deg % 2 == 1 {
+                    0.0
+                } else {
+                    2.0 / (deg as f64 + 1.0)
+                };
                 assert!((q - exact).abs() < 1e-13, "n={n} deg={deg}: {q} vs {exact}");
             }
         }

@@ -65,7 +65,6 @@ mod sealed {
     sealed!(f64);
 }
 
-
 macro_rules! impl_scalar {
     ($t:ty, $d:expr) => {
         impl Scalar for $t {

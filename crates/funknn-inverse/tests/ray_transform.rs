@@ -25,7 +25,12 @@ fn disc_error(n: usize, interpolation: Interpolation) -> (f64, f64) {
     let exact = p.sinogram(&geometry);
     let e64 = rel_l2(&rt.apply_vec(&image).unwrap(), &exact);
     let image32: Vec<f32> = image.iter().map(|&v| v as f32).collect();
-    let s32: Vec<f64> = rt.apply_vec(&image32).unwrap().iter().map(|&v| v as f64).collect();
+    let s32: Vec<f64> = rt
+        .apply_vec(&image32)
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
     (e64, rel_l2(&s32, &exact))
 }
 
@@ -36,10 +41,15 @@ fn disc_matches_its_closed_form() {
     for (n, bound, linear_bound) in [(128, 0.0075, 0.0076), (256, 0.0040, 0.0041)] {
         let (l64, l32) = disc_error(n, Interpolation::Linear);
         let (e64, e32) = disc_error(n, Interpolation::Cubic);
-        println!("disc {n}²: relative L2 error linear {l64:.5}, cubic {e64:.5} (f64), {e32:.5} (f32)");
+        println!(
+            "disc {n}²: relative L2 error linear {l64:.5}, cubic {e64:.5} (f64), {e32:.5} (f32)"
+        );
         assert!(e64 < bound, "{n}²: {e64} ≥ {bound}");
         assert!(e32 < bound, "{n}² f32: {e32} ≥ {bound}");
-        assert!(l64 < linear_bound && l32 < linear_bound, "{n}² linear: {l64}, {l32}");
+        assert!(
+            l64 < linear_bound && l32 < linear_bound,
+            "{n}² linear: {l64}, {l32}"
+        );
     }
 }
 
@@ -80,7 +90,10 @@ fn constant_image_gives_chord_lengths() {
         let (s, c) = theta.sin_cos();
         let chord = 1.0 / s.abs().max(c.abs());
         let mid = 0.5 * (sino[a * n + n / 2 - 1] + sino[a * n + n / 2]);
-        assert!((mid - chord).abs() < 0.02 * chord, "θ={theta}: {mid} vs {chord}");
+        assert!(
+            (mid - chord).abs() < 0.02 * chord,
+            "θ={theta}: {mid} vs {chord}"
+        );
     }
 }
 
@@ -93,11 +106,20 @@ fn pseudo_random(n: usize, seed: u64) -> Vec<f64> {
 fn adjoint_is_the_transpose() {
     // A non-square grid, angles on both sides of 45° and a non-uniform detector.
     let grid = ImageGrid::new(48, 40).unwrap();
-    let mut angles = ParallelGeometry::uniform(61, 180.0, 2).unwrap().angles().to_vec();
+    let mut angles = ParallelGeometry::uniform(61, 180.0, 2)
+        .unwrap()
+        .angles()
+        .to_vec();
     angles.push(std::f64::consts::FRAC_PI_4);
-    let offsets: Vec<f64> = (0..57).map(|k| -0.7 + 1.4 * (k as f64 / 56.0).powf(1.1)).collect();
+    let offsets: Vec<f64> = (0..57)
+        .map(|k| -0.7 + 1.4 * (k as f64 / 56.0).powf(1.1))
+        .collect();
     let geometry = ParallelGeometry::new(angles, offsets).unwrap();
-    for (threads, interpolation) in [(1, Interpolation::Linear), (3, Interpolation::Linear), (2, Interpolation::Cubic)] {
+    for (threads, interpolation) in [
+        (1, Interpolation::Linear),
+        (3, Interpolation::Linear),
+        (2, Interpolation::Cubic),
+    ] {
         let rt = RayTransform::with_interpolation(grid, geometry.clone(), interpolation)
             .unwrap()
             .with_threads(threads);
@@ -125,8 +147,14 @@ fn default_geometry_adjoint_in_f32() {
     let n = 128;
     let grid = ImageGrid::square(n).unwrap();
     let rt = RayTransform::new(grid, ParallelGeometry::limited_view(n).unwrap()).unwrap();
-    let x: Vec<f32> = pseudo_random(grid.len(), 3).iter().map(|&v| v.abs() as f32).collect();
-    let y: Vec<f32> = pseudo_random(rt.geometry().len(), 4).iter().map(|&v| v.abs() as f32).collect();
+    let x: Vec<f32> = pseudo_random(grid.len(), 3)
+        .iter()
+        .map(|&v| v.abs() as f32)
+        .collect();
+    let y: Vec<f32> = pseudo_random(rt.geometry().len(), 4)
+        .iter()
+        .map(|&v| v.abs() as f32)
+        .collect();
     let l = scalar::dot(&rt.apply_vec(&x).unwrap(), &y);
     let r = scalar::dot(&x, &rt.adjoint_vec(&y).unwrap());
     let rel = (l - r).abs() / l.abs();
@@ -139,7 +167,9 @@ fn threads_do_not_change_the_result() {
     let grid = ImageGrid::square(33).unwrap();
     let geometry = ParallelGeometry::limited_view(33).unwrap();
     let x = pseudo_random(grid.len(), 5);
-    let one = RayTransform::new(grid, geometry.clone()).unwrap().with_threads(1);
+    let one = RayTransform::new(grid, geometry.clone())
+        .unwrap()
+        .with_threads(1);
     let four = RayTransform::new(grid, geometry).unwrap().with_threads(4);
     assert_eq!(one.apply_vec(&x).unwrap(), four.apply_vec(&x).unwrap());
 }
@@ -154,7 +184,10 @@ fn wrong_lengths_are_errors() {
     let mut x = vec![0.0f32; 64];
     assert!(rt.adjoint(&y[1..], &mut x).is_err());
     assert!(ImageGrid::new(0, 4).is_err());
-    assert!(ParallelGeometry::new(vec![], vec![0.0]).unwrap_err().to_string().contains("empty"));
+    assert!(ParallelGeometry::new(vec![], vec![0.0])
+        .unwrap_err()
+        .to_string()
+        .contains("empty"));
     assert!(ParallelGeometry::new(vec![f64::NAN], vec![0.0]).is_err());
     assert!(ParallelGeometry::new(vec![0.0], vec![0.1, 0.0]).is_err());
 }

@@ -21,7 +21,10 @@ fn limited_view_shepp_logan_fbp_and_tv() {
     let x = fbp.reconstruct(&sino).unwrap();
     let p_fbp = psnr(&x, &truth, None).unwrap();
     let rt = RayTransform::new(grid, geometry).unwrap();
-    let config = TvConfig { iterations: 250, ..Default::default() };
+    let config = TvConfig {
+        iterations: 250,
+        ..Default::default()
+    };
     let mut seen = 0;
     let mut count = |_: usize| seen += 1;
     let (x, report) = tv_reconstruct(&rt, &sino, &config, Some(&mut count)).unwrap();
@@ -40,7 +43,9 @@ fn shepp_logan_is_in_the_unit_interval_and_upright() {
     let p = Phantom::shepp_logan();
     let grid = ImageGrid::square(64).unwrap();
     let img = p.render(&grid, Rendering::PointSample);
-    let (lo, hi) = img.iter().fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    let (lo, hi) = img
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
     assert!(lo.abs() < 1e-12 && (hi - 1.0).abs() < 1e-12, "{lo} {hi}");
     // The skull at the top (y small) is 1, the centre 0.2 (the brain), the ellipse above the
     // centre 0.3: the picture is upright with y downwards.
@@ -85,7 +90,10 @@ fn random_ellipses_are_seeded_and_inside_the_disc() {
         assert!(d + e.axes[0].max(e.axes[1]) <= 0.5 + 1e-12);
     }
     let grid = ImageGrid::square(256).unwrap();
-    let max = a.render(&grid, Rendering::PointSample).into_iter().fold(0.0, f64::max);
+    let max = a
+        .render(&grid, Rendering::PointSample)
+        .into_iter()
+        .fold(0.0, f64::max);
     assert!((max - 1.0).abs() < 1e-12);
     assert!(Phantom::random_ellipses(&EllipsesConfig { max_axis: 0.7, ..c }, 0).is_err());
 }
@@ -134,7 +142,10 @@ fn sinogram_files_round_trip_and_are_checked() {
     assert!(back.geometry.uniform_spacing().is_some());
     // A missing file, and garbage, are errors naming the file.
     let missing = tmp("missing.safetensors");
-    assert!(Sinogram::load(&missing).unwrap_err().to_string().contains("missing"));
+    assert!(Sinogram::load(&missing)
+        .unwrap_err()
+        .to_string()
+        .contains("missing"));
     std::fs::write(tmp("bad.safetensors"), b"nope").unwrap();
     assert!(Sinogram::load(&tmp("bad.safetensors")).is_err());
     assert!(Sinogram::new(s.geometry.clone(), vec![0.0; 3]).is_err());

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use funknn_inverse::io::{load_image, save_image, BitDepth, Sinogram};
 use funknn_inverse::{
-    add_noise, psnr, snr, ssim, tv_reconstruct, EllipsesConfig, Fbp, FbpConfig, Filter,
-    ImageGrid, Interpolation, ParallelGeometry, Phantom, RayTransform, Rendering, TvConfig,
+    add_noise, psnr, snr, ssim, tv_reconstruct, EllipsesConfig, Fbp, FbpConfig, Filter, ImageGrid,
+    Interpolation, ParallelGeometry, Phantom, RayTransform, Rendering, TvConfig,
 };
 
 /// Computed tomography: simulate sinograms of phantoms, reconstruct images from sinograms.
@@ -173,19 +173,27 @@ fn check_image_output(path: &Path) -> Result<()> {
 
 fn simulate(a: &SimulateArgs) -> Result<()> {
     if !has_extension(&a.output, &["safetensors"]) {
-        bail!("{}: the sinogram output must be .safetensors", a.output.display());
+        bail!(
+            "{}: the sinogram output must be .safetensors",
+            a.output.display()
+        );
     }
     if let Some(t) = &a.truth_out {
         check_image_output(t)?;
     }
     let grid = ImageGrid::square(a.size).context("--size")?;
-    let geometry = ParallelGeometry::uniform(a.angles, a.angle_range, a.detectors.unwrap_or(a.size))
-        .context("geometry")?;
+    let geometry =
+        ParallelGeometry::uniform(a.angles, a.angle_range, a.detectors.unwrap_or(a.size))
+            .context("geometry")?;
     let phantom = match a.phantom {
         PhantomKind::SheppLogan => Phantom::shepp_logan(),
         PhantomKind::Ellipses => Phantom::random_ellipses(&EllipsesConfig::default(), a.seed)?,
     };
-    let mut data: Vec<f32> = phantom.sinogram(&geometry).iter().map(|&v| v as f32).collect();
+    let mut data: Vec<f32> = phantom
+        .sinogram(&geometry)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
     if let Some(snr_db) = a.noise_snr {
         // The noise seed differs from the phantom's so that both can vary independently.
         add_noise(&mut data, snr_db, a.seed.wrapping_add(0x5eed)).context("--noise-snr")?;
@@ -261,8 +269,10 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
             };
             let bar = indicatif::ProgressBar::new(a.iterations as u64);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("TV {bar:40} {pos}/{len} [{elapsed}<{eta}]")
-                    .expect("static template"),
+                indicatif::ProgressStyle::with_template(
+                    "TV {bar:40} {pos}/{len} [{elapsed}<{eta}]",
+                )
+                .expect("static template"),
             );
             let mut tick = |_: usize| bar.inc(1);
             let (x, report) = tv_reconstruct(&rt, &sino.data, &config, Some(&mut tick))?;

@@ -66,7 +66,11 @@ impl<T: Scalar> LinearOperator<T> for Gradient {
                 out[j] = left - here;
             }
             for j in 0..w {
-                let up = if i > 0 { gy[(i - 1) * w + j] } else { T::zero() };
+                let up = if i > 0 {
+                    gy[(i - 1) * w + j]
+                } else {
+                    T::zero()
+                };
                 let here = if i + 1 < h { gy[i * w + j] } else { T::zero() };
                 out[j] += up - here;
             }

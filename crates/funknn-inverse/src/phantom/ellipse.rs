@@ -139,7 +139,10 @@ mod tests {
         }
         assert!((sum - full).abs() < 1e-13);
         // Half of a disc.
-        let d = Ellipse { axes: [0.2, 0.2], ..e };
+        let d = Ellipse {
+            axes: [0.2, 0.2],
+            ..e
+        };
         let half = d.area_in_polygon(&sq(0.0, 0.0, 0.5, 1.0));
         assert!((half - std::f64::consts::PI * 0.02).abs() < 1e-14);
     }

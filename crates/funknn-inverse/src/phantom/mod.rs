@@ -84,7 +84,8 @@ impl Phantom {
                     for i in rows {
                         for j in cols.clone() {
                             let (px, py) = (j as f64 * dx, i as f64 * dy);
-                            let corners = [[px, py], [px + dx, py], [px + dx, py + dy], [px, py + dy]];
+                            let corners =
+                                [[px, py], [px + dx, py], [px + dx, py + dy], [px, py + dy]];
                             // A convex shape holding all four corners holds the pixel.
                             let fraction = if corners.iter().all(|&c| e.contains(c)) {
                                 1.0
@@ -105,7 +106,12 @@ impl Phantom {
         let mut out = Vec::with_capacity(geometry.len());
         for &theta in geometry.angles() {
             for &s in geometry.offsets() {
-                out.push(self.ellipses.iter().map(|e| e.line_integral(theta, s)).sum());
+                out.push(
+                    self.ellipses
+                        .iter()
+                        .map(|e| e.line_integral(theta, s))
+                        .sum(),
+                );
             }
         }
         out

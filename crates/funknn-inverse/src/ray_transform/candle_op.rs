@@ -46,7 +46,9 @@ impl RayTransformOp {
     /// Sinograms `(…, A, D)` of images `(…, H, W)`.
     pub fn forward(&self, images: &Tensor) -> Result<Tensor> {
         self.check(images, false)?;
-        Ok(images.contiguous()?.apply_op1(Forward(self.transform.clone()))?)
+        Ok(images
+            .contiguous()?
+            .apply_op1(Forward(self.transform.clone()))?)
     }
 
     /// Back-projections `(…, H, W)` of sinograms `(…, A, D)`: the adjoint.
@@ -94,9 +96,15 @@ fn run<T: Scalar>(
         .ok_or_else(|| candle_core::Error::msg("ray transform: input must be contiguous"))?;
     let data = &data[start..end];
     let (inner, outer) = if adjoint {
-        (LinearOperator::<T>::range_len(rt), LinearOperator::<T>::domain(rt))
+        (
+            LinearOperator::<T>::range_len(rt),
+            LinearOperator::<T>::domain(rt),
+        )
     } else {
-        (LinearOperator::<T>::domain_len(rt), LinearOperator::<T>::range(rt))
+        (
+            LinearOperator::<T>::domain_len(rt),
+            LinearOperator::<T>::range(rt),
+        )
     };
     let batch = data.len() / inner;
     let out_len = outer[0] * outer[1];

@@ -137,14 +137,24 @@ fn ray_adjoint<T: Scalar, K: Kernel<T>>(
 }
 
 #[inline(always)]
-fn angle_forward_any<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, p: &[T], stride: usize, row: &mut [T]) {
+fn angle_forward_any<T: Scalar, K: Kernel<T>>(
+    t: &AngleTable<T>,
+    p: &[T],
+    stride: usize,
+    row: &mut [T],
+) {
     for (d, out) in row.iter_mut().enumerate() {
         *out = ray_forward::<T, K>(t, d, p, stride);
     }
 }
 
 #[inline(always)]
-fn angle_adjoint_any<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mut [T], stride: usize) {
+fn angle_adjoint_any<T: Scalar, K: Kernel<T>>(
+    t: &AngleTable<T>,
+    y: &[T],
+    q: &mut [T],
+    stride: usize,
+) {
     for (d, &v) in y.iter().enumerate() {
         ray_adjoint::<T, K>(t, d, v, q, stride);
     }
@@ -152,18 +162,33 @@ fn angle_adjoint_any<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mu
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn angle_forward_avx2<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, p: &[T], stride: usize, row: &mut [T]) {
+unsafe fn angle_forward_avx2<T: Scalar, K: Kernel<T>>(
+    t: &AngleTable<T>,
+    p: &[T],
+    stride: usize,
+    row: &mut [T],
+) {
     angle_forward_any::<T, K>(t, p, stride, row)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn angle_adjoint_avx2<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mut [T], stride: usize) {
+unsafe fn angle_adjoint_avx2<T: Scalar, K: Kernel<T>>(
+    t: &AngleTable<T>,
+    y: &[T],
+    q: &mut [T],
+    stride: usize,
+) {
     angle_adjoint_any::<T, K>(t, y, q, stride)
 }
 
 /// All rays of one angle, compiled for AVX2 where the CPU has it.
-fn angle_forward<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, p: &[T], stride: usize, row: &mut [T]) {
+fn angle_forward<T: Scalar, K: Kernel<T>>(
+    t: &AngleTable<T>,
+    p: &[T],
+    stride: usize,
+    row: &mut [T],
+) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2.
@@ -225,8 +250,16 @@ fn forward_k<T: Scalar, K: Kernel<T>>(
     let pad = pad(tables.interpolation);
     let any_x = tables.angles.iter().any(|t| t.x_major);
     let any_y = tables.angles.iter().any(|t| !t.x_major);
-    let px = if any_x { padded(x, grid, false, pad) } else { Vec::new() };
-    let py = if any_y { padded(x, grid, true, pad) } else { Vec::new() };
+    let px = if any_x {
+        padded(x, grid, false, pad)
+    } else {
+        Vec::new()
+    };
+    let py = if any_y {
+        padded(x, grid, true, pad)
+    } else {
+        Vec::new()
+    };
     let d_len = y.len() / tables.angles.len();
     for_chunks(y, d_len, threads, |first, chunk| {
         for (k, row) in chunk.chunks_mut(d_len).enumerate() {
@@ -281,7 +314,11 @@ fn adjoint_k<T: Scalar, K: Kernel<T>>(
                 .map(|t| scope.spawn(move || work(t * per)))
                 .collect();
             let mut parts = vec![work(0)];
-            parts.extend(handles.into_iter().map(|h| h.join().expect("adjoint worker")));
+            parts.extend(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("adjoint worker")),
+            );
             parts
         })
     };

@@ -201,12 +201,16 @@ impl Fbp {
         // parts stay apart.
         for_chunks(&mut out, 2 * (d + 2), threads, |first_pair, chunk| {
             let mut buf = vec![Complex::new(T::zero(), T::zero()); len];
-            let mut scratch =
-                vec![Complex::new(T::zero(), T::zero()); fwd.get_inplace_scratch_len().max(inv.get_inplace_scratch_len())];
+            let mut scratch = vec![
+                Complex::new(T::zero(), T::zero());
+                fwd.get_inplace_scratch_len()
+                    .max(inv.get_inplace_scratch_len())
+            ];
             for (k, rows) in chunk.chunks_mut(2 * (d + 2)).enumerate() {
                 let r0 = 2 * (first_pair + k);
                 let two = rows.len() == 2 * (d + 2);
-                buf.iter_mut().for_each(|c| *c = Complex::new(T::zero(), T::zero()));
+                buf.iter_mut()
+                    .for_each(|c| *c = Complex::new(T::zero(), T::zero()));
                 for s in 0..d {
                     buf[s].re = sinogram[r0 * d + s];
                     if two {
@@ -214,7 +218,9 @@ impl Fbp {
                     }
                 }
                 fwd.process_with_scratch(&mut buf, &mut scratch);
-                buf.iter_mut().zip(&spectrum).for_each(|(c, &h)| *c = *c * h);
+                buf.iter_mut()
+                    .zip(&spectrum)
+                    .for_each(|(c, &h)| *c = *c * h);
                 inv.process_with_scratch(&mut buf, &mut scratch);
                 for s in 0..d {
                     rows[1 + s] = buf[s].re;

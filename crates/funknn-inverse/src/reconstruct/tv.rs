@@ -104,11 +104,7 @@ pub fn tv_reconstruct<T: Scalar>(
 ) -> Result<(Vec<T>, TvReport)> {
     let shape = op.domain();
     if shape.len() != 2 {
-        return Err(Error::shape(
-            "TV operator domain",
-            "[H, W]",
-            &shape,
-        ));
+        return Err(Error::shape("TV operator domain", "[H, W]", &shape));
     }
     if !(config.lambda.is_finite() && config.lambda >= 0.0) {
         return Err(Error::invalid(
