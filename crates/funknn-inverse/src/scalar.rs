@@ -50,7 +50,7 @@ mod sealed {
             impl Sealed for $t {
                 #[inline(always)]
                 unsafe fn trunc_index(self) -> usize {
-                    debug_assert!(self >= 0.0 && self < 2147483648.0);
+                    debug_assert!((0.0..2147483648.0).contains(&self));
                     // SAFETY: the caller's contract.
                     unsafe { self.to_int_unchecked::<i32>() as usize }
                 }

@@ -103,7 +103,7 @@ fn fbp_checks_its_input() {
     let geometry = ParallelGeometry::limited_view(16).unwrap();
     let fbp = Fbp::new(grid, &geometry, FbpConfig::default()).unwrap();
     assert!(fbp
-        .reconstruct(&vec![0.0f32; 10])
+        .reconstruct(&[0.0f32; 10])
         .unwrap_err()
         .to_string()
         .contains("sinogram"));

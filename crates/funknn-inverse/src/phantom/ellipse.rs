@@ -19,7 +19,7 @@ pub struct Ellipse {
 impl Ellipse {
     /// Coordinates of `p` in the frame where the ellipse is the unit disc.
     #[inline]
-    fn to_disc(&self, p: [f64; 2]) -> [f64; 2] {
+    fn disc_coordinates(&self, p: [f64; 2]) -> [f64; 2] {
         let (sin, cos) = self.angle.sin_cos();
         let (dx, dy) = (p[0] - self.centre[0], p[1] - self.centre[1]);
         [
@@ -30,7 +30,7 @@ impl Ellipse {
 
     /// Whether `p` lies inside (or on) the ellipse.
     pub fn contains(&self, p: [f64; 2]) -> bool {
-        let q = self.to_disc(p);
+        let q = self.disc_coordinates(p);
         q[0] * q[0] + q[1] * q[1] <= 1.0
     }
 
@@ -63,7 +63,7 @@ impl Ellipse {
     /// The exact area of the ellipse inside the convex polygon `corners` (counter- or
     /// clockwise), via the unit disc: area(disc ∩ mapped polygon)·a·b.
     pub fn area_in_polygon(&self, corners: &[[f64; 2]]) -> f64 {
-        let q: Vec<[f64; 2]> = corners.iter().map(|&p| self.to_disc(p)).collect();
+        let q: Vec<[f64; 2]> = corners.iter().map(|&p| self.disc_coordinates(p)).collect();
         let mut area = 0.0;
         for k in 0..q.len() {
             area += disc_triangle_area(q[k], q[(k + 1) % q.len()]);
