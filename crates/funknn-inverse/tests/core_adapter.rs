@@ -16,7 +16,10 @@ fn funknn_mesh_free_matches_its_rendering() {
             0.5 + 0.3 * (0.3 * i).sin() * (0.2 * j).cos()
         })
         .collect();
-    let input = Tensor::from_vec(v, (1, 1, n, n), &Device::Cpu).unwrap();
+    let input = Tensor::from_vec(v, (1, 1, n, n), &Device::Cpu)
+        .unwrap()
+        .repeat((1, 3, 1, 1))
+        .unwrap();
     let eval = Evaluator::new(&model, &input, JetOrder::Value, EvalOptions::default()).unwrap();
     let f = CoreImage::new(&eval, 0);
     let geometry = ParallelGeometry::uniform(12, 140.0, 24).unwrap();
