@@ -186,8 +186,8 @@ impl Fbp {
             .expect("Scalar is sealed to f32 and f64")
     }
 
-    /// Filters every projection of `sinogram` `(A, D)`: the result is `(A, D + 2)`, each row
-    /// with a zero before and after (the back-projector's padding).
+    /// Filters every projection of `sinogram` `(A, D)`: the result is `(A, D + 3)`, each row
+    /// with one zero before and two after (the back-projector's padding).
     pub fn filter<T: Scalar>(&self, sinogram: &[T]) -> Result<Vec<T>> {
         let (a, d) = (self.cos_sin.len(), self.n_det);
         check_len("sinogram", sinogram.len(), a * d)?;
@@ -195,20 +195,20 @@ impl Fbp {
         let (fwd, inv) = self.plans::<T>();
         let len = self.spectrum.len();
         let spectrum: Vec<T> = self.spectrum.iter().map(|&v| T::of(v)).collect();
-        let mut out = vec![T::zero(); a * (d + 2)];
+        let mut out = vec![T::zero(); a * (d + 3)];
         let threads = resolve_threads(self.threads);
         // Two rows per complex FFT: the filter is real and even, so the real and imaginary
         // parts stay apart.
-        for_chunks(&mut out, 2 * (d + 2), threads, |first_pair, chunk| {
+        for_chunks(&mut out, 2 * (d + 3), threads, |first_pair, chunk| {
             let mut buf = vec![Complex::new(T::zero(), T::zero()); len];
             let mut scratch = vec![
                 Complex::new(T::zero(), T::zero());
                 fwd.get_inplace_scratch_len()
                     .max(inv.get_inplace_scratch_len())
             ];
-            for (k, rows) in chunk.chunks_mut(2 * (d + 2)).enumerate() {
+            for (k, rows) in chunk.chunks_mut(2 * (d + 3)).enumerate() {
                 let r0 = 2 * (first_pair + k);
-                let two = rows.len() == 2 * (d + 2);
+                let two = rows.len() == 2 * (d + 3);
                 buf.iter_mut()
                     .for_each(|c| *c = Complex::new(T::zero(), T::zero()));
                 for s in 0..d {
@@ -225,7 +225,7 @@ impl Fbp {
                 for s in 0..d {
                     rows[1 + s] = buf[s].re;
                     if two {
-                        rows[d + 2 + 1 + s] = buf[s].im;
+                        rows[d + 3 + 1 + s] = buf[s].im;
                     }
                 }
             }
@@ -249,21 +249,20 @@ impl Fbp {
         Ok(self.back_project(&q))
     }
 
-    /// Pixel-driven back-projection of filtered, padded projections `(A, D + 2)`.
+    /// Pixel-driven back-projection of filtered, padded projections `(A, D + 3)`.
     fn back_project<T: Scalar>(&self, q: &[T]) -> Vec<T> {
         let (h, w) = (self.grid.height, self.grid.width);
         let d = self.n_det;
         let mut image = vec![T::zero(); h * w];
         let threads = resolve_threads(self.threads);
         let inv = 1.0 / self.spacing;
-        let top = T::of((d + 1) as f64);
         // Rows in blocks that stay in L1 while every angle passes over them.
         const BLOCK: usize = 8;
         for_chunks(&mut image, w, threads, |first_row, rows| {
             for (b, block) in rows.chunks_mut(BLOCK * w).enumerate() {
                 let i0 = first_row + b * BLOCK;
                 for (a, &(cos, sin)) in self.cos_sin.iter().enumerate() {
-                    let qa = &q[a * (d + 2)..(a + 1) * (d + 2)];
+                    let qa = &q[a * (d + 3)..(a + 1) * (d + 3)];
                     let wa = T::of(self.weights[a]);
                     // Bin coordinate (plus one for the padding) of pixel (i, j):
                     // ((x_j − ½) cos θ + (y_i − ½) sin θ − s₀)/Δs + 1.
@@ -274,23 +273,49 @@ impl Fbp {
                             - self.first_offset)
                             * inv
                             + 1.0;
-                        let base = T::of(base);
-                        let mut jf = T::zero();
-                        for out in row.iter_mut() {
-                            let u = base + jf * step;
-                            jf += T::one();
-                            if u >= T::zero() && u < top {
-                                // SAFETY: tested just above: 0 ≤ u < D + 1.
-                                let k = unsafe { u.trunc_index() };
-                                let t = u - T::of(k as f64);
-                                let v = qa[k] + t * (qa[k + 1] - qa[k]);
-                                *out += wa * v;
-                            }
-                        }
+                        back_project_row(row, qa, T::of(base), step, wa);
                     }
                 }
             }
         });
         image
+    }
+}
+
+/// Adds `weight · q(u_j)` to each pixel of a row, `u_j = base + j·step` in padded bins,
+/// linearly interpolated; compiled for AVX2 where the CPU has it.
+fn back_project_row<T: Scalar>(row: &mut [T], q: &[T], base: T, step: T, weight: T) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { back_project_row_avx2(row, q, base, step, weight) };
+    }
+    back_project_row_any(row, q, base, step, weight)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn back_project_row_avx2<T: Scalar>(row: &mut [T], q: &[T], base: T, step: T, weight: T) {
+    back_project_row_any(row, q, base, step, weight)
+}
+
+#[inline(always)]
+fn back_project_row_any<T: Scalar>(row: &mut [T], q: &[T], base: T, step: T, weight: T) {
+    // Positions outside the detector clamp onto the zero padding at either end (q has one
+    // zero before the D bins and two after), so there is no branch and they add exactly 0.
+    let last = T::from_index(q.len() - 2);
+    let mut jf = T::zero();
+    for out in row.iter_mut() {
+        let u = base + jf * step;
+        jf += T::one();
+        let u = if u > T::zero() { u } else { T::zero() };
+        let u = if u < last { u } else { last };
+        // SAFETY: 0 ≤ u ≤ D + 1 just above, and u is finite (finite geometry).
+        let k = unsafe { u.trunc_index() };
+        let t = u - T::from_index(k);
+        debug_assert!(k + 1 < q.len());
+        // SAFETY: k ≤ D + 1, so k + 1 ≤ D + 2 < q.len() = D + 3.
+        let (q0, q1) = unsafe { (*q.get_unchecked(k), *q.get_unchecked(k + 1)) };
+        *out += weight * (q0 + t * (q1 - q0));
     }
 }
