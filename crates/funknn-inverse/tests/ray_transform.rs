@@ -191,3 +191,26 @@ fn wrong_lengths_are_errors() {
     assert!(ParallelGeometry::new(vec![f64::NAN], vec![0.0]).is_err());
     assert!(ParallelGeometry::new(vec![0.0], vec![0.1, 0.0]).is_err());
 }
+
+#[test]
+fn f32_kernels_agree_with_f64() {
+    // The f32 path has its own (vectorised) kernels; they must compute the same map, to f32
+    // precision (positions are rounded to f32: about 1e-6 of a pixel at this size).
+    let grid = ImageGrid::new(70, 61).unwrap();
+    let geometry = ParallelGeometry::uniform(45, 180.0, 83).unwrap();
+    for interpolation in [Interpolation::Linear, Interpolation::Cubic] {
+        let rt = RayTransform::with_interpolation(grid, geometry.clone(), interpolation).unwrap();
+        let x = pseudo_random(grid.len(), 9);
+        let y = pseudo_random(geometry.len(), 10);
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let y32: Vec<f32> = y.iter().map(|&v| v as f32).collect();
+        let up = |v: Vec<f32>| -> Vec<f64> { v.into_iter().map(f64::from).collect() };
+        let e = common::rel_l2(&up(rt.apply_vec(&x32).unwrap()), &rt.apply_vec(&x).unwrap());
+        assert!(e < 2e-5, "{interpolation:?} forward: {e}");
+        let e = common::rel_l2(
+            &up(rt.adjoint_vec(&y32).unwrap()),
+            &rt.adjoint_vec(&y).unwrap(),
+        );
+        assert!(e < 2e-5, "{interpolation:?} adjoint: {e}");
+    }
+}
