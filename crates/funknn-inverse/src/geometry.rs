@@ -18,12 +18,24 @@ pub struct ImageGrid {
 }
 
 impl ImageGrid {
-    /// An H×W grid; zero sizes are an error.
+    /// The largest side: positions stay exact in f32 and indices fit in 32 bits.
+    pub const MAX_SIDE: usize = 1 << 15;
+
+    /// An H×W grid; zero sizes, and sides above [`Self::MAX_SIDE`], are an error.
     pub fn new(height: usize, width: usize) -> Result<Self> {
         if height == 0 || width == 0 {
             return Err(Error::invalid(
                 "image grid",
                 format!("size {height}×{width} has no pixels"),
+            ));
+        }
+        if height > Self::MAX_SIDE || width > Self::MAX_SIDE {
+            return Err(Error::invalid(
+                "image grid",
+                format!(
+                    "size {height}×{width} is too large (at most {} per side)",
+                    Self::MAX_SIDE
+                ),
             ));
         }
         Ok(ImageGrid { height, width })

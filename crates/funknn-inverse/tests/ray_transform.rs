@@ -184,6 +184,10 @@ fn wrong_lengths_are_errors() {
     let mut x = vec![0.0f32; 64];
     assert!(rt.adjoint(&y[1..], &mut x).is_err());
     assert!(ImageGrid::new(0, 4).is_err());
+    assert!(ImageGrid::new(1 << 16, 4)
+        .unwrap_err()
+        .to_string()
+        .contains("too large"));
     assert!(ParallelGeometry::new(vec![], vec![0.0])
         .unwrap_err()
         .to_string()

@@ -188,7 +188,8 @@ unsafe fn angle_adjoint_avx2<T: Scalar, K: Kernel<T>>(
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA, and the table invariants of [`ray_forward`] must hold
-/// (they do for tables built by `Tables::build`), with `p.len() < 2³¹`.
+/// (they do for tables built by `Tables::build`), with `p.len() < 2³¹` (grids are at most
+/// 2¹⁵ per side, so padded buffers hold under 2³¹ values).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn angle_forward_linear_f32_avx2(
