@@ -237,6 +237,142 @@ unsafe fn angle_forward_linear_f32_avx2(
     }
 }
 
+/// Keys' weights for eight fractions at once, with the very operations (and order) of
+/// `Cubic::weights`, so that they round identically.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn cubic_weights_avx2(t: std::arch::x86_64::__m256) -> [std::arch::x86_64::__m256; 4] {
+    use std::arch::x86_64::*;
+    let h = _mm256_set1_ps(0.5);
+    let one = _mm256_set1_ps(1.0);
+    let t2 = _mm256_mul_ps(t, t);
+    let t3 = _mm256_mul_ps(t2, t);
+    let w0 = _mm256_mul_ps(
+        h,
+        _mm256_sub_ps(_mm256_sub_ps(_mm256_add_ps(t2, t2), t3), t),
+    );
+    let w3 = _mm256_mul_ps(h, _mm256_sub_ps(t3, t2));
+    let w1 = _mm256_add_ps(
+        _mm256_sub_ps(
+            _mm256_mul_ps(_mm256_set1_ps(1.5), t3),
+            _mm256_mul_ps(_mm256_set1_ps(2.5), t2),
+        ),
+        one,
+    );
+    let w2 = _mm256_sub_ps(_mm256_sub_ps(_mm256_sub_ps(one, w0), w1), w3);
+    [w0, w1, w2, w3]
+}
+
+/// The Keys-cubic forward of one angle in f32 with AVX2 gathers (as
+/// [`angle_forward_linear_f32_avx2`], four taps).
+///
+/// # Safety
+/// As [`angle_forward_linear_f32_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn angle_forward_cubic_f32_avx2(
+    t: &AngleTable<f32>,
+    p: &[f32],
+    stride: usize,
+    row: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let sv = _mm256_set1_epi32(stride as i32);
+    let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (d, out) in row.iter_mut().enumerate() {
+        let (lo, hi) = (t.ranges[d].0 as usize, t.ranges[d].1 as usize);
+        let b = t.slope[d];
+        let bv = _mm256_set1_ps(b);
+        let mut acc = _mm256_setzero_ps();
+        let mut j = lo;
+        while j + 8 <= hi {
+            let a = _mm256_loadu_ps(t.shift.as_ptr().add(j));
+            let u = _mm256_add_ps(a, bv);
+            let k = _mm256_cvttps_epi32(u);
+            let w = cubic_weights_avx2(_mm256_sub_ps(u, _mm256_cvtepi32_ps(k)));
+            let cols = _mm256_add_epi32(_mm256_set1_epi32(j as i32), lanes);
+            let mut i = _mm256_add_epi32(_mm256_mullo_epi32(k, sv), cols);
+            for wm in w {
+                let pm = _mm256_i32gather_ps::<4>(p.as_ptr(), i);
+                acc = _mm256_fmadd_ps(wm, pm, acc);
+                i = _mm256_add_epi32(i, sv);
+            }
+            j += 8;
+        }
+        let mut l8 = [0f32; 8];
+        _mm256_storeu_ps(l8.as_mut_ptr(), acc);
+        let mut total = ((l8[0] + l8[1]) + (l8[2] + l8[3])) + ((l8[4] + l8[5]) + (l8[6] + l8[7]));
+        while j < hi {
+            let u = t.shift[j] + b;
+            let k = u.to_int_unchecked::<i32>() as usize;
+            let w = <Cubic as Kernel<f32>>::weights(u - k as f32);
+            let i0 = k * stride + j;
+            for (m, &wm) in w.iter().enumerate() {
+                total += wm * *p.get_unchecked(i0 + m * stride);
+            }
+            j += 1;
+        }
+        *out = total * t.length;
+    }
+}
+
+/// The Keys-cubic adjoint of one angle in f32: weights and indices in AVX2 registers, then
+/// the scattered adds (as [`angle_adjoint_linear_f32_avx2`], four taps).
+///
+/// # Safety
+/// As [`angle_forward_linear_f32_avx2`], for `q`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn angle_adjoint_cubic_f32_avx2(
+    t: &AngleTable<f32>,
+    y: &[f32],
+    q: &mut [f32],
+    stride: usize,
+) {
+    use std::arch::x86_64::*;
+    let sv = _mm256_set1_epi32(stride as i32);
+    let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let mut idx = [0i32; 8];
+    let mut wv = [[0f32; 8]; 4];
+    for (d, &value) in y.iter().enumerate() {
+        let (lo, hi) = (t.ranges[d].0 as usize, t.ranges[d].1 as usize);
+        let b = t.slope[d];
+        let v = value * t.length;
+        let bv = _mm256_set1_ps(b);
+        let vv = _mm256_set1_ps(v);
+        let mut j = lo;
+        while j + 8 <= hi {
+            let a = _mm256_loadu_ps(t.shift.as_ptr().add(j));
+            let u = _mm256_add_ps(a, bv);
+            let k = _mm256_cvttps_epi32(u);
+            let w = cubic_weights_avx2(_mm256_sub_ps(u, _mm256_cvtepi32_ps(k)));
+            let cols = _mm256_add_epi32(_mm256_set1_epi32(j as i32), lanes);
+            let i0 = _mm256_add_epi32(_mm256_mullo_epi32(k, sv), cols);
+            _mm256_storeu_si256(idx.as_mut_ptr() as *mut __m256i, i0);
+            for m in 0..4 {
+                _mm256_storeu_ps(wv[m].as_mut_ptr(), _mm256_mul_ps(w[m], vv));
+            }
+            for l in 0..8 {
+                let i = idx[l] as usize;
+                for (m, wm) in wv.iter().enumerate() {
+                    *q.get_unchecked_mut(i + m * stride) += wm[l];
+                }
+            }
+            j += 8;
+        }
+        while j < hi {
+            let u = t.shift[j] + b;
+            let k = u.to_int_unchecked::<i32>() as usize;
+            let w = <Cubic as Kernel<f32>>::weights(u - k as f32);
+            let i0 = k * stride + j;
+            for (m, &wm) in w.iter().enumerate() {
+                *q.get_unchecked_mut(i0 + m * stride) += wm * v;
+            }
+            j += 1;
+        }
+    }
+}
+
 /// All rays of one angle, compiled for AVX2 where the CPU has it.
 fn angle_forward<T: Scalar, K: Kernel<T>>(
     t: &AngleTable<T>,
@@ -246,8 +382,7 @@ fn angle_forward<T: Scalar, K: Kernel<T>>(
 ) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        if K::TAPS == 2
-            && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
             && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: T is f32 (checked), so these are the same types; the CPU has AVX2 and
@@ -256,7 +391,11 @@ fn angle_forward<T: Scalar, K: Kernel<T>>(
                 let t32 = &*(t as *const AngleTable<T> as *const AngleTable<f32>);
                 let p32 = std::slice::from_raw_parts(p.as_ptr() as *const f32, p.len());
                 let r32 = std::slice::from_raw_parts_mut(row.as_mut_ptr() as *mut f32, row.len());
-                return angle_forward_linear_f32_avx2(t32, p32, stride, r32);
+                return if K::TAPS == 2 {
+                    angle_forward_linear_f32_avx2(t32, p32, stride, r32)
+                } else {
+                    angle_forward_cubic_f32_avx2(t32, p32, stride, r32)
+                };
             }
         }
         // SAFETY: the CPU has AVX2.
@@ -322,8 +461,7 @@ unsafe fn angle_adjoint_linear_f32_avx2(
 fn angle_adjoint<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mut [T], stride: usize) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        if K::TAPS == 2
-            && std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+        if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
             && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: as in `angle_forward`.
@@ -331,7 +469,11 @@ fn angle_adjoint<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mut [T
                 let t32 = &*(t as *const AngleTable<T> as *const AngleTable<f32>);
                 let y32 = std::slice::from_raw_parts(y.as_ptr() as *const f32, y.len());
                 let q32 = std::slice::from_raw_parts_mut(q.as_mut_ptr() as *mut f32, q.len());
-                return angle_adjoint_linear_f32_avx2(t32, y32, q32, stride);
+                return if K::TAPS == 2 {
+                    angle_adjoint_linear_f32_avx2(t32, y32, q32, stride)
+                } else {
+                    angle_adjoint_cubic_f32_avx2(t32, y32, q32, stride)
+                };
             }
         }
         // SAFETY: the CPU has AVX2.
