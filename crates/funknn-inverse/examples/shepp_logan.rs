@@ -10,7 +10,8 @@ use funknn_inverse::*;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let out = args.next().map(PathBuf::from);
+    // An empty first argument means: print only, write no images.
+    let out = args.next().filter(|a| !a.is_empty()).map(PathBuf::from);
     let lambdas: Vec<f64> = args.filter_map(|a| a.parse().ok()).collect();
     let lambdas = if lambdas.is_empty() {
         vec![TvConfig::default().lambda]
