@@ -43,6 +43,8 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Super-resolve a picture to any size (non-integer scales too), tile by tile.
     Upsample(commands::upsample::UpsampleArgs),
+    /// Computed tomography: simulate sinograms of phantoms, reconstruct them (FBP, TV).
+    Ct(commands::ct::CtArgs),
     /// Draw the gradient magnitude and the Laplacian of the continuous image as colour maps:
     /// PREFIX-gradient.png (sequential) and PREFIX-laplacian.png (diverging).
     Derivatives(commands::derivatives::DerivativesArgs),
@@ -74,6 +76,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => commands::train::run(&args),
         Command::Eval(args) => commands::eval::run(&args),
         Command::Upsample(args) => commands::upsample::run(&args),
+        Command::Ct(args) => commands::ct::run(&args),
         Command::Derivatives(args) => commands::derivatives::run(&args),
         Command::Sample(args) => commands::sample::run(&args),
         Command::TrainGenerator(args) => commands::train_generator::run(&args),

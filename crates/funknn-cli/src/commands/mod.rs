@@ -1,5 +1,6 @@
 //! One module per subcommand: its options and what it runs.
 
+pub mod ct;
 pub mod derivatives;
 pub mod eval;
 pub mod import;
