@@ -10,20 +10,15 @@ use safetensors::{Dtype, SafeTensors};
 use crate::geometry::{ImageGrid, ParallelGeometry};
 use crate::{Error, Result};
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| Error::io(path, e));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+/// Writes `bytes` to `path` atomically (funknn-core's temporary file and rename).
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    funknn_core::write_atomic(path, |tmp| {
+        std::fs::write(tmp, bytes).map_err(|e| funknn_core::Error::Invalid {
+            what: "output",
+            message: format!("{}: {e}", tmp.display()),
+        })
+    })?;
+    Ok(())
 }
 
 fn is_safetensors(path: &Path) -> bool {
@@ -176,40 +171,31 @@ pub fn save_image(path: &Path, image: &[f32], grid: &ImageGrid, depth: BitDepth)
         safetensors::serialize(vec![("image", view)], None)
             .map_err(|e| Error::invalid("image", e.to_string()))?
     } else {
-        let mut out = std::io::Cursor::new(Vec::new());
-        let clip = |v: f32| if v.is_nan() { 0.0 } else { v.clamp(0.0, 1.0) };
-        let result = match depth {
-            BitDepth::Eight => {
-                let px: Vec<u8> = image
-                    .iter()
-                    .map(|&v| (clip(v) * 255.0).round() as u8)
-                    .collect();
-                image::GrayImage::from_raw(w as u32, h as u32, px)
-                    .expect("length checked")
-                    .write_to(&mut out, image::ImageFormat::Png)
-            }
-            BitDepth::Sixteen => {
-                let px: Vec<u16> = image
-                    .iter()
-                    .map(|&v| (clip(v) * 65535.0).round() as u16)
-                    .collect();
-                image::ImageBuffer::<image::Luma<u16>, _>::from_raw(w as u32, h as u32, px)
-                    .expect("length checked")
-                    .write_to(&mut out, image::ImageFormat::Png)
-            }
+        // Pictures go through funknn-core's writer: PNG, TIFF, WebP or JPEG by extension,
+        // atomically. NaN is written as 0, values are clipped to [0, 1].
+        let depth = match depth {
+            BitDepth::Eight => funknn_core::picture::BitDepth::Eight,
+            BitDepth::Sixteen => funknn_core::picture::BitDepth::Sixteen,
         };
-        result.map_err(|e| format_error(path, format!("cannot encode: {e}")))?;
-        out.into_inner()
+        let clipped: Vec<f32> = image
+            .iter()
+            .map(|&v| if v.is_nan() { 0.0 } else { v })
+            .collect();
+        let mut samples = funknn_core::picture::Samples::new(depth);
+        samples.push_values(&clipped);
+        let raster = funknn_core::picture::Raster::new(w, h, 1, samples)?;
+        funknn_core::picture::write_picture(path, &raster, &Default::default())?;
+        return Ok(());
     };
     write_atomic(path, &bytes)
 }
 
-/// Reads a grey image: a PNG/JPEG (colour is converted to luma; 16-bit PNGs keep their
-/// precision), values in [0, 1]; or a `.safetensors` whose `image` is (H, W), (1, H, W) or
+/// Reads a grey image: a picture file (PNG, JPEG, WebP, TIFF, BMP; colour is converted to
+/// luma; 16-bit files keep their precision), values in [0, 1]; or a `.safetensors` whose `image` is (H, W), (1, H, W) or
 /// (1, 1, H, W).
 pub fn load_image(path: &Path) -> Result<(ImageGrid, Vec<f32>)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     if is_safetensors(path) {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let st = SafeTensors::deserialize(&bytes)
             .map_err(|e| format_error(path, format!("not a safetensors file: {e}")))?;
         let (shape, data) = read_f32(path, &st, "image")?;
@@ -226,14 +212,11 @@ pub fn load_image(path: &Path) -> Result<(ImageGrid, Vec<f32>)> {
         crate::scalar::check_finite("image", &data)?;
         return Ok((grid, data));
     }
-    let img = image::load_from_memory(&bytes)
-        .map_err(|e| format_error(path, format!("cannot decode: {e}")))?;
-    let grid = ImageGrid::new(img.height() as usize, img.width() as usize)?;
-    let data = img
-        .to_luma16()
-        .into_raw()
-        .into_iter()
-        .map(|v| v as f32 / 65535.0)
-        .collect();
+    // Every picture format funknn reads, upright, at its own bit depth; colour to luma.
+    let picture = funknn_core::picture::Picture::read(path, &candle_core::Device::Cpu)?;
+    let grey = funknn_core::picture::match_channels(&picture.colour.unsqueeze(0)?, 1)?;
+    let (_, _, h, w) = grey.dims4()?;
+    let grid = ImageGrid::new(h, w)?;
+    let data: Vec<f32> = grey.flatten_all()?.to_vec1()?;
     Ok((grid, data))
 }
