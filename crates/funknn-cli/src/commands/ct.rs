@@ -85,7 +85,7 @@ struct SimulateArgs {
     /// Output sinogram (.safetensors with sinogram, angles, offsets).
     #[arg(short, long)]
     output: PathBuf,
-    /// Also write the phantom rendered at --size (exact pixel averages): PNG, or
+    /// Also write the phantom rendered at --size (exact pixel averages): a picture (PNG, TIFF, ...), or
     /// .safetensors with `image` (1, N, N).
     #[arg(long)]
     truth_out: Option<PathBuf>,
@@ -105,11 +105,11 @@ struct ReconstructArgs {
     /// Output image size N×N (default: the number of detector bins).
     #[arg(long)]
     size: Option<usize>,
-    /// Output image: PNG ([0, 1] to the sample range, clipped) or .safetensors (`image`
+    /// Output image: a picture (PNG, TIFF, WebP, JPEG; [0, 1] to the sample range, clipped) or .safetensors (`image`
     /// (1, N, N) f32, unclipped).
     #[arg(short, long)]
     output: PathBuf,
-    /// A ground-truth image (PNG or .safetensors, N×N) to score against: prints PSNR, SNR
+    /// A ground-truth image (a picture or .safetensors, N×N) to score against: prints PSNR, SNR
     /// and SSIM.
     #[arg(long)]
     truth: Option<PathBuf>,
@@ -165,8 +165,13 @@ fn has_extension(path: &Path, exts: &[&str]) -> bool {
 
 /// Output names are checked before any work, so a typo costs nothing and writes nothing.
 fn check_image_output(path: &Path) -> Result<()> {
-    if !has_extension(path, &["png", "safetensors"]) {
-        bail!("{}: image outputs are .png or .safetensors", path.display());
+    if !has_extension(path, &["safetensors"]) {
+        funknn_core::picture::PictureFormat::from_path(path).with_context(|| {
+            format!(
+                "{}: image outputs are pictures or .safetensors",
+                path.display()
+            )
+        })?;
     }
     Ok(())
 }
