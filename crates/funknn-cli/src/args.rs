@@ -46,7 +46,7 @@ pub struct SizeArgs {
 #[derive(clap::Args)]
 pub struct ModelArgs {
     /// Model: a folder (config.json + model.safetensors) or a Hugging Face hub repo id
-    /// owner/name[@revision] (cached; HF_HUB_OFFLINE=1 reads the cache only); default: the embedded
+    /// owner/name (or owner/name@revision) (cached; HF_HUB_OFFLINE=1 reads the cache only); default: the embedded
     /// funknn-mlp-photo for upsample, funknn-sin-bspline-photo for derivatives (see
     /// weights/).
     #[arg(long)]

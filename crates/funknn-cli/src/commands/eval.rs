@@ -12,7 +12,7 @@ use crate::models::load_model;
 /// The options of `funknn eval`.
 #[derive(clap::Args)]
 pub struct EvalArgs {
-    /// Model folder or hub repo id owner/name[@revision]; default: the embedded funknn-mlp-photo.
+    /// Model folder or hub repo id owner/name (or owner/name@revision); default: the embedded funknn-mlp-photo.
     #[arg(long)]
     pub model: Option<String>,
     /// Folder of test pictures (PNG, JPEG, WebP, TIFF or BMP).

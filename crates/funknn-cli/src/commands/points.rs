@@ -12,7 +12,7 @@ use funknn_core::{write_atomic, EvalOptions, FunkNN, JetOrder};
 /// The options of `funknn points`.
 #[derive(clap::Args)]
 pub struct PointsArgs {
-    /// Model: a folder (config.json + model.safetensors) or a hub repo id owner/name[@revision].
+    /// Model: a folder (config.json + model.safetensors) or a hub repo id owner/name (or owner/name@revision).
     #[arg(long)]
     pub model: String,
     /// A picture file (PNG, JPEG, WebP, TIFF or BMP; its colour channels), or .safetensors with `image` (C,H,W) or (N,C,H,W) f32 in [0, 1].

@@ -16,7 +16,7 @@ use crate::progress;
 #[derive(clap::Args)]
 pub struct SampleArgs {
     /// Generator: a folder (config.json + model.safetensors) or a hub repo id
-    /// owner/name[@revision].
+    /// owner/name (or owner/name@revision).
     #[arg(long)]
     pub generator: String,
     /// FunkNN that renders the samples at any size (folder or hub repo id); without it the
