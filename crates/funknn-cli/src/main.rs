@@ -54,6 +54,9 @@ enum Command {
     /// Train the paper's generator (autoencoder, then RealNVP prior) on Fashion-MNIST or a
     /// folder of pictures. Checkpoints go to OUT/checkpoint; a killed run continues with --resume.
     TrainGenerator(commands::train_generator::TrainGeneratorArgs),
+    /// Score a generator: reconstruction SNR and test likelihood on held-out images and, with
+    /// a FunkNN, scale consistency (the Fréchet distance is not implemented yet).
+    EvalGenerator(commands::eval_generator::EvalGeneratorArgs),
 }
 
 fn main() {
@@ -80,5 +83,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Derivatives(args) => commands::derivatives::run(&args),
         Command::Sample(args) => commands::sample::run(&args),
         Command::TrainGenerator(args) => commands::train_generator::run(&args),
+        Command::EvalGenerator(args) => commands::eval_generator::run(&args),
     }
 }

@@ -84,6 +84,26 @@ fn a_run_writes_its_generator_and_resumes_exactly() {
         .output()
         .unwrap());
     assert!(samples.join("0001.png").is_file());
+    // And it is scored on held-out pictures.
+    let md = dir.0.join("scores.md");
+    let scored = Command::new(env!("CARGO_BIN_EXE_funknn"))
+        .args([
+            "eval-generator",
+            "--generator",
+            gen,
+            "--data",
+            pictures().to_str().unwrap(),
+        ])
+        .args(["--batch", "3", "--markdown", md.to_str().unwrap()])
+        .output()
+        .unwrap();
+    ok(&scored);
+    let table = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        table.contains("reconstruction SNR (11 test images)"),
+        "{table}"
+    );
+    assert!(table.contains("log-likelihood"), "{table}");
 }
 
 #[test]

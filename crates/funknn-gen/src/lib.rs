@@ -12,6 +12,7 @@
 
 pub mod autoencoder;
 mod error;
+pub mod eval;
 pub mod flow;
 mod functional;
 mod generator;
@@ -20,6 +21,7 @@ pub mod train;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig, Decoder, Encoder};
 pub use error::{Error, Result};
+pub use eval::{evaluate_generator, GeneratorScores};
 pub use flow::{FlowConfig, RealNvp};
 pub use functional::FunctionalGenerator;
 pub use generator::{standard_normal, DiscreteGenerator, LatentPrior};

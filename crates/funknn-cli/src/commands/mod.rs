@@ -3,6 +3,7 @@
 pub mod ct;
 pub mod derivatives;
 pub mod eval;
+pub mod eval_generator;
 pub mod import;
 pub mod points;
 pub mod sample;

@@ -1,0 +1,95 @@
+//! `funknn eval-generator`: a generator's reconstruction SNR and test likelihood, and, with a
+//! FunkNN, its scale consistency.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device};
+use funknn_core::hub::HubOptions;
+use funknn_core::{write_atomic, FunkNN};
+use funknn_gen::train::{ImageSet, Split, FASHION_MNIST_DIR};
+use funknn_gen::{evaluate_generator, Generator};
+
+use crate::progress;
+
+/// The options of `funknn eval-generator`.
+#[derive(clap::Args)]
+pub struct EvalGeneratorArgs {
+    /// Generator: a folder or a hub repo id owner/name (or owner/name@revision).
+    #[arg(long)]
+    pub generator: String,
+    /// FunkNN for the scale-consistency score (folder or hub repo id).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Test images: `fashion-mnist` (its 10,000 test images) or a folder of pictures.
+    #[arg(long, default_value = "fashion-mnist")]
+    pub data: String,
+    /// Use only the first N test images (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    /// Prior samples for the scale-consistency score.
+    #[arg(long, default_value_t = 64)]
+    pub samples: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Images encoded at once.
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Also write the table as Markdown to this file.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+pub fn run(args: &EvalGeneratorArgs) -> Result<()> {
+    if args.batch == 0 {
+        bail!("--batch must be positive");
+    }
+    let hub = HubOptions::from_env();
+    let generator = Generator::load_from(&args.generator, &hub, DType::F32, &Device::Cpu)
+        .with_context(|| format!("loading generator {}", args.generator))?;
+    let funknn = match &args.model {
+        Some(spec) => Some(
+            FunkNN::load_from(spec, &hub, DType::F32, &Device::Cpu)
+                .with_context(|| format!("loading model {spec}"))?,
+        ),
+        None => None,
+    };
+    let a = &generator.config().autoencoder;
+    let test = if args.data == "fashion-mnist" {
+        ImageSet::fashion_mnist(
+            std::path::Path::new(FASHION_MNIST_DIR),
+            Split::Test,
+            args.limit,
+        )?
+    } else {
+        ImageSet::folder(
+            std::path::Path::new(&args.data),
+            a.resolution,
+            a.channels,
+            args.limit,
+        )?
+    };
+    let bar = progress::items(test.len() as u64, "encoding");
+    let scores = evaluate_generator(
+        &generator,
+        funknn.as_ref(),
+        &test,
+        args.samples,
+        args.seed,
+        args.batch,
+        |n| bar.inc(n as u64),
+    )?;
+    bar.finish_and_clear();
+    let md = scores.to_markdown();
+    println!("{md}");
+    if let Some(path) = &args.markdown {
+        write_atomic(path, |tmp| {
+            std::fs::write(tmp, md.as_bytes()).map_err(|e| funknn_core::Error::Invalid {
+                what: "markdown",
+                message: format!("{}: {e}", tmp.display()),
+            })
+        })
+        .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
