@@ -1,32 +1,10 @@
 //! `funknn ct` end to end: simulate, reconstruct, score; bad inputs fail cleanly and leave
 //! no output file.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("funknn-ct-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
-}
-
-fn funknn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_funknn"))
-        .args(args)
-        .output()
-        .expect("run funknn")
-}
+mod common;
+use common::{funknn, scratch, Scratch};
 
 fn ok(args: &[&str]) -> String {
     let out = funknn(args);

@@ -11,5 +11,6 @@ pub use adam::Adam;
 pub use dataset::{BatchSpec, Degradation, ImageFolder, TrainMode};
 pub use gradient::{export_centred, L1Gradients};
 pub use trainer::{
-    checkpoint_dir, interpolation_l1, l1_gradients, l1_gradients_graph, TrainConfig, Trainer,
+    checkpoint_dir, interpolation_l1, l1_gradients, l1_gradients_graph, sorted_vars, TrainConfig,
+    Trainer,
 };

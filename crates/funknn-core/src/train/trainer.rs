@@ -309,7 +309,8 @@ pub struct Trainer {
     workspace: HostWorkspace,
 }
 
-fn sorted_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>> {
+/// The variables of `varmap` sorted by name: the order checkpoints and optimisers rely on.
+pub fn sorted_vars(varmap: &VarMap) -> Result<Vec<(String, Var)>> {
     let data = varmap
         .data()
         .lock()

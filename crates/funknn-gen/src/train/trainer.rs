@@ -167,18 +167,11 @@ pub struct GeneratorTrainer {
     seconds: f64,
 }
 
-fn sorted_vars(varmap: &VarMap, keep: impl Fn(&str) -> bool) -> Vec<(String, Var)> {
-    let data = varmap
-        .data()
-        .lock()
-        .expect("the var map lock is never poisoned");
-    let mut vars: Vec<(String, Var)> = data
-        .iter()
-        .filter(|(k, _)| keep(k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    vars
+/// funknn-core's name-sorted variables, those whose name `keep` accepts.
+fn sorted_vars(varmap: &VarMap, keep: impl Fn(&str) -> bool) -> Result<Vec<(String, Var)>> {
+    let mut vars = funknn_core::train::sorted_vars(varmap)?;
+    vars.retain(|(k, _)| keep(k));
+    Ok(vars)
 }
 
 impl GeneratorTrainer {
@@ -189,11 +182,11 @@ impl GeneratorTrainer {
         let (generator, varmap) =
             Generator::random(&config.generator, config.seed, DType::F32, &device)?;
         let autoencoder_adam = Adam::new(
-            sorted_vars(&varmap, |k| !k.starts_with(FLOW_PREFIX)),
+            sorted_vars(&varmap, |k| !k.starts_with(FLOW_PREFIX))?,
             config.lr,
         )?;
         let flow_adam = Adam::new(
-            sorted_vars(&varmap, |k| k.starts_with(FLOW_PREFIX)),
+            sorted_vars(&varmap, |k| k.starts_with(FLOW_PREFIX))?,
             config.flow_lr,
         )?;
         let channels = config.generator.autoencoder.channels;
@@ -351,7 +344,7 @@ impl GeneratorTrainer {
                 if value.is_finite() {
                     let grads = nll.backward()?;
                     let mut named = HashMap::new();
-                    for (name, var) in sorted_vars(&self.varmap, |k| k.starts_with(FLOW_PREFIX)) {
+                    for (name, var) in sorted_vars(&self.varmap, |k| k.starts_with(FLOW_PREFIX))? {
                         if let Some(g) = grads.get(var.as_tensor()) {
                             let decay = (var.as_tensor() * self.config.flow_weight_decay)?;
                             named.insert(name, (g + decay)?);
@@ -423,7 +416,7 @@ impl GeneratorTrainer {
     pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
         funknn_core::replace_dir_atomic(dir, |tmp| {
             let mut tensors: HashMap<String, Tensor> = HashMap::new();
-            for (name, var) in sorted_vars(&self.varmap, |_| true) {
+            for (name, var) in funknn_core::train::sorted_vars(&self.varmap)? {
                 tensors.insert(format!("param.{name}"), var.as_tensor().clone());
             }
             for (name, t) in self.autoencoder_adam.state() {
@@ -473,7 +466,7 @@ impl GeneratorTrainer {
                 path: path.clone(),
                 message: format!("unreadable checkpoint: {e}"),
             })?;
-        for (name, var) in sorted_vars(&trainer.varmap, |_| true) {
+        for (name, var) in sorted_vars(&trainer.varmap, |_| true)? {
             let t = tensors
                 .get(&format!("param.{name}"))
                 .ok_or_else(|| Error::Weights {
