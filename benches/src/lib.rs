@@ -1,5 +1,11 @@
 //! Shared set-up of the funknn benchmarks.
 
+// The `funknn` binary's process settings, from its own source, so that the benchmarks
+// measure what the binary runs.
+#[path = "../../crates/funknn-cli/src/runtime.rs"]
+mod runtime;
+pub use runtime::tune as tune_runtime;
+
 use candle_core::{DType, Device, Tensor};
 use funknn_core::{Activation, Config, FunkNN, KernelKind, Network, Rng};
 

@@ -7,6 +7,7 @@ mod commands;
 mod models;
 mod output;
 mod progress;
+mod runtime;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -60,6 +61,7 @@ enum Command {
 }
 
 fn main() {
+    runtime::tune();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)

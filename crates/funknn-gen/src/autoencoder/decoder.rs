@@ -2,10 +2,10 @@
 //! then per stage a nearest ×2 upsampling and three 3×3 convolutions with a residual.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{Conv2d, Linear, VarBuilder};
+use candle_nn::{Linear, VarBuilder};
 
 use crate::autoencoder::config::AutoencoderConfig;
-use crate::autoencoder::conv::{conv3x3, relu_conv};
+use crate::autoencoder::conv::{conv3x3, relu_conv, Conv3x3};
 use crate::generator::DiscreteGenerator;
 use crate::{Error, Result};
 
@@ -16,9 +16,9 @@ pub struct Decoder {
     config: AutoencoderConfig,
     linear: Linear,
     /// The first convolution of each stage (official `t_CNNs`).
-    stage_in: Vec<Conv2d>,
+    stage_in: Vec<Conv3x3>,
     /// The two further convolutions of each stage (official `CNNs`).
-    stage_convs: Vec<(Conv2d, Conv2d)>,
+    stage_convs: Vec<(Conv3x3, Conv3x3)>,
 }
 
 impl Decoder {

@@ -2,10 +2,10 @@
 //! back at each of the first four stages as sub-pixel channels, then a linear layer.
 
 use candle_core::{Module, Tensor};
-use candle_nn::{Conv2d, Linear, VarBuilder};
+use candle_nn::{Linear, VarBuilder};
 
 use crate::autoencoder::config::AutoencoderConfig;
-use crate::autoencoder::conv::{conv3x3, relu_conv};
+use crate::autoencoder::conv::{conv3x3, relu_conv, Conv3x3};
 use crate::{Error, Result};
 
 /// The official `encoder` (tensor names `CNNs.{i}`, `CNNs_add.{2i}`, `CNNs_add.{2i+1}`,
@@ -13,8 +13,8 @@ use crate::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Encoder {
     config: AutoencoderConfig,
-    stage_in: Vec<Conv2d>,
-    stage_convs: Vec<(Conv2d, Conv2d)>,
+    stage_in: Vec<Conv3x3>,
+    stage_convs: Vec<(Conv3x3, Conv3x3)>,
     linear: Linear,
 }
 

@@ -5,6 +5,7 @@ pub(crate) mod config;
 pub(crate) mod conv;
 pub(crate) mod decoder;
 pub(crate) mod encoder;
+pub(crate) mod im2col;
 
 pub use config::AutoencoderConfig;
 pub use decoder::Decoder;
