@@ -58,6 +58,9 @@ enum Command {
     /// Score a generator: reconstruction SNR and test likelihood on held-out images and, with
     /// a FunkNN, scale consistency (the Fréchet distance is not implemented yet).
     EvalGenerator(commands::eval_generator::EvalGeneratorArgs),
+    /// Train the small Fashion-MNIST classifier whose features give eval-generator its
+    /// Fréchet distance (a few minutes on a CPU).
+    TrainClassifier(commands::train_classifier::TrainClassifierArgs),
 }
 
 fn main() {
@@ -86,5 +89,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Sample(args) => commands::sample::run(&args),
         Command::TrainGenerator(args) => commands::train_generator::run(&args),
         Command::EvalGenerator(args) => commands::eval_generator::run(&args),
+        Command::TrainClassifier(args) => commands::train_classifier::run(&args),
     }
 }

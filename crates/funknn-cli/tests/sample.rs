@@ -159,3 +159,40 @@ fn bad_requests_fail_cleanly_without_output() {
     fails_with(&funknn(&base), "decoder.mlps.0.weight");
     assert!(!out.exists());
 }
+
+/// Without --generator: the embedded Fashion-MNIST generator, rendered at any size by its
+/// embedded FunkNN; at its own size without one.
+#[test]
+fn the_embedded_generator_samples_garments_at_any_size() {
+    let dir = scratch("embedded");
+    let out = dir.0.join("big");
+    ok(&funknn(&[
+        "sample",
+        "--count",
+        "2",
+        "--size",
+        "64x64",
+        "--seed",
+        "3",
+        "-o",
+        s(&out),
+    ]));
+    let img = image::open(out.join("0001.png")).unwrap();
+    assert_eq!(
+        (img.width(), img.height(), img.color()),
+        (64, 64, ColorType::L8)
+    );
+    // A garment on a black ground: the border is dark, the middle is not.
+    let grey = img.to_luma8();
+    let border: f64 = (0..64).map(|i| grey.get_pixel(i, 0)[0] as f64).sum::<f64>() / 64.0;
+    let middle: f64 = (24..40)
+        .flat_map(|y| (24..40).map(move |x| (x, y)))
+        .map(|(x, y)| grey.get_pixel(x, y)[0] as f64)
+        .sum::<f64>()
+        / 256.0;
+    assert!(border < 30.0 && middle > border + 40.0, "{border} {middle}");
+    let native = dir.0.join("native");
+    ok(&funknn(&["sample", "--count", "1", "-o", s(&native)]));
+    let img = image::open(native.join("0000.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (32, 32));
+}

@@ -16,12 +16,14 @@ pub mod eval;
 pub mod flow;
 mod functional;
 mod generator;
+mod init;
 mod model;
 pub mod train;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig, Decoder, Encoder};
 pub use error::{Error, Result};
-pub use eval::{evaluate_generator, GeneratorScores};
+pub use eval::classifier::{ClassifierConfig, FeatureClassifier};
+pub use eval::{evaluate_generator, frechet_scores, FrechetScores, GeneratorScores};
 pub use flow::{FlowConfig, RealNvp};
 pub use functional::FunctionalGenerator;
 pub use generator::{standard_normal, DiscreteGenerator, LatentPrior};

@@ -132,38 +132,12 @@ impl Generator {
         let vb = VarBuilder::from_varmap(&varmap, dtype, device);
         let autoencoder = Autoencoder::new(&config.autoencoder, vb.clone())?;
         let prior = RealNvp::new(&config.flow, vb.pp("flow"))?;
-        let mut rng = funknn_core::Rng::new(seed);
-        let vars = varmap
-            .data()
-            .lock()
-            .expect("the var map is not shared yet")
-            .clone();
-        let mut names: Vec<&String> = vars.keys().collect();
-        names.sort();
-        let fan_in = |name: &str| -> usize {
-            let weight = name
-                .rsplit_once('.')
-                .map_or(name.to_string(), |(p, _)| format!("{p}.weight"));
-            vars.get(&weight).map_or(1, |w| {
-                w.as_tensor().elem_count() / w.as_tensor().dim(0).unwrap_or(1).max(1)
-            })
-        };
-        for name in names {
-            let var = &vars[name];
-            let n = var.as_tensor().elem_count();
-            let zero = name.contains(".net.2.")
+        let vars = crate::init::init_uniform(&varmap, seed, device, |name| {
+            name.contains(".net.2.")
                 || name.starts_with("flow.q0.")
                 || (name.starts_with("flow.flows.")
-                    && (name.ends_with(".s") || name.ends_with(".t")));
-            let values: Vec<f64> = if zero {
-                vec![0.0; n]
-            } else {
-                let bound = 1.0 / (fan_in(name) as f64).sqrt();
-                (0..n).map(|_| rng.uniform_in(-bound, bound)).collect()
-            };
-            let t = Tensor::from_vec(values, var.as_tensor().shape(), device)?.to_dtype(dtype)?;
-            var.set(&t)?;
-        }
+                    && (name.ends_with(".s") || name.ends_with(".t")))
+        })?;
         let tensors = vars
             .iter()
             .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
@@ -191,6 +165,31 @@ impl Generator {
     /// The weights by name, as saved.
     pub fn tensors(&self) -> &HashMap<String, Tensor> {
         &self.tensors
+    }
+
+    /// From the bytes of a folder's `config.json` and `model.safetensors` (`name` says where
+    /// they come from in errors): how an embedded model loads.
+    pub fn from_bytes(
+        config_json: &str,
+        weights: &[u8],
+        dtype: DType,
+        device: &Device,
+        name: &str,
+    ) -> Result<Self> {
+        let origin = PathBuf::from(name);
+        let config: GeneratorConfig =
+            serde_json::from_str(config_json).map_err(|error| Error::Config {
+                path: origin.join(CONFIG_FILE),
+                error,
+            })?;
+        let tensors =
+            candle_core::safetensors::load_buffer(weights, &Device::Cpu).map_err(|e| {
+                Error::Weights {
+                    path: origin.join(WEIGHTS_FILE),
+                    message: format!("not a readable safetensors buffer: {e}"),
+                }
+            })?;
+        Self::from_tensors(&config, tensors, dtype, device, &origin.join(WEIGHTS_FILE))
     }
 
     /// Loads a generator folder.

@@ -1,5 +1,6 @@
-//! `funknn eval-generator`: a generator's reconstruction SNR and test likelihood, and, with a
-//! FunkNN, its scale consistency.
+//! `funknn eval-generator`: a generator's reconstruction SNR and test likelihood, the
+//! Fréchet distance of its samples on a classifier's features (with two references), and,
+//! with a FunkNN, its scale consistency.
 
 use std::path::PathBuf;
 
@@ -8,7 +9,7 @@ use candle_core::{DType, Device};
 use funknn_core::hub::HubOptions;
 use funknn_core::{write_atomic, FunkNN};
 use funknn_gen::train::{ImageSet, Split, FASHION_MNIST_DIR};
-use funknn_gen::{evaluate_generator, Generator};
+use funknn_gen::{evaluate_generator, frechet_scores, FeatureClassifier, Generator};
 
 use crate::progress;
 
@@ -21,9 +22,21 @@ pub struct EvalGeneratorArgs {
     /// FunkNN for the scale-consistency score (folder or hub repo id).
     #[arg(long)]
     pub model: Option<String>,
-    /// Test images: `fashion-mnist` (its 10,000 test images) or a folder of pictures.
+    /// Test images: `fashion-mnist` (its 10,000 test images), a folder with Fashion-MNIST's
+    /// IDX files, or a folder of pictures (no Fréchet distance then: it needs the training
+    /// set as a reference).
     #[arg(long, default_value = "fashion-mnist")]
     pub data: String,
+    /// Classifier whose features the Fréchet distance uses (folder or hub repo id; default:
+    /// the shipped funknn-fashion-classifier).
+    #[arg(long)]
+    pub classifier: Option<String>,
+    /// Samples (and reference images) for the Fréchet distance (0: skip it).
+    #[arg(long, default_value_t = 2000)]
+    pub fd_samples: usize,
+    /// Sampling temperature of the Fréchet distance's samples.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
     /// Use only the first N test images (0: all).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
@@ -55,12 +68,15 @@ pub fn run(args: &EvalGeneratorArgs) -> Result<()> {
         None => None,
     };
     let a = &generator.config().autoencoder;
-    let test = if args.data == "fashion-mnist" {
-        ImageSet::fashion_mnist(
-            std::path::Path::new(FASHION_MNIST_DIR),
-            Split::Test,
-            args.limit,
-        )?
+    let idx_dir = if args.data == "fashion-mnist" {
+        Some(std::path::Path::new(FASHION_MNIST_DIR))
+    } else {
+        let dir = std::path::Path::new(&args.data);
+        let idx = ["t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"];
+        idx.iter().any(|f| dir.join(f).is_file()).then_some(dir)
+    };
+    let test = if let Some(dir) = idx_dir {
+        ImageSet::fashion_mnist(dir, Split::Test, args.limit)?
     } else {
         ImageSet::folder(
             std::path::Path::new(&args.data),
@@ -70,7 +86,7 @@ pub fn run(args: &EvalGeneratorArgs) -> Result<()> {
         )?
     };
     let bar = progress::items(test.len() as u64, "encoding");
-    let scores = evaluate_generator(
+    let mut scores = evaluate_generator(
         &generator,
         funknn.as_ref(),
         &test,
@@ -80,6 +96,32 @@ pub fn run(args: &EvalGeneratorArgs) -> Result<()> {
         |n| bar.inc(n as u64),
     )?;
     bar.finish_and_clear();
+    match idx_dir {
+        Some(dir) if args.fd_samples > 0 => {
+            let classifier = match &args.classifier {
+                Some(spec) => FeatureClassifier::load_from(spec, &hub, &Device::Cpu)
+                    .with_context(|| format!("loading classifier {spec}"))?,
+                None => funknn_weights::FASHION_CLASSIFIER.load(&Device::Cpu)?,
+            };
+            let train = ImageSet::fashion_mnist(dir, Split::Train, 0)?;
+            let n = args.fd_samples;
+            let bar = progress::items((test.len() + 3 * n) as u64, "Fréchet distance");
+            scores.frechet = Some(frechet_scores(
+                &generator,
+                &classifier,
+                &train,
+                &test,
+                n,
+                args.temperature,
+                args.seed,
+                args.batch,
+                |k| bar.inc(k as u64),
+            )?);
+            bar.finish_and_clear();
+        }
+        Some(_) => {}
+        None => tracing::info!("no Fréchet distance: {} is not Fashion-MNIST", args.data),
+    }
     let md = scores.to_markdown();
     println!("{md}");
     if let Some(path) = &args.markdown {

@@ -8,6 +8,7 @@ pub mod import;
 pub mod points;
 pub mod sample;
 pub mod train;
+pub mod train_classifier;
 pub mod train_generator;
 pub mod upsample;
 

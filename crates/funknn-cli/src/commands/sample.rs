@@ -7,20 +7,21 @@ use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device};
 use funknn_core::hub::HubOptions;
 use funknn_core::picture::{output_size, write_picture, BitDepth, Raster, WriteOptions};
-use funknn_core::FunkNN;
 use funknn_gen::{standard_normal, FunctionalGenerator, Generator, LatentPrior};
 
+use crate::models::load_model;
 use crate::progress;
 
 /// The options of `funknn sample`.
 #[derive(clap::Args)]
 pub struct SampleArgs {
     /// Generator: a folder (config.json + model.safetensors) or a hub repo id
-    /// owner/name (or owner/name@revision).
+    /// owner/name (or owner/name@revision). Default: the embedded funknn-gen-fashion
+    /// (Fashion-MNIST garments, 32²), rendered at other sizes by funknn-mlp-fashion.
     #[arg(long)]
-    pub generator: String,
-    /// FunkNN that renders the samples at any size (folder or hub repo id); without it the
-    /// samples are the decoder's images at the generator's own size.
+    pub generator: Option<String>,
+    /// FunkNN that renders the samples at any size (folder or hub repo id); without it (and
+    /// with --generator) the samples are the decoder's images at the generator's own size.
     #[arg(long)]
     pub model: Option<String>,
     /// Number of samples.
@@ -65,21 +66,29 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         funknn_core::picture::PictureFormat::from_path(grid)?;
     }
     let hub = HubOptions::from_env();
-    let generator = Generator::load_from(&args.generator, &hub, DType::F32, &Device::Cpu)
-        .with_context(|| format!("loading generator {}", args.generator))?;
-    let r = generator.config().autoencoder.resolution;
-    let (height, width) = match (&args.model, args.scale, args.size) {
-        (None, None, None) => (r, r),
-        (None, _, _) => bail!("rendering at another size than {r}×{r} needs --model (a FunkNN)"),
-        (Some(_), None, None) => (r, r),
-        (Some(_), scale, size) => output_size(r, r, scale, size)?,
+    let generator = match &args.generator {
+        Some(spec) => Generator::load_from(spec, &hub, DType::F32, &Device::Cpu)
+            .with_context(|| format!("loading generator {spec}"))?,
+        None => funknn_weights::GEN_FASHION
+            .load(DType::F32, &Device::Cpu)
+            .context("loading the embedded generator funknn-gen-fashion")?,
     };
-    let funknn = match &args.model {
-        Some(spec) => Some(
-            FunkNN::load_from(spec, &hub, DType::F32, &Device::Cpu)
-                .with_context(|| format!("loading model {spec}"))?,
-        ),
-        None => None,
+    let r = generator.config().autoencoder.resolution;
+    let resized = args.scale.is_some() || args.size.is_some();
+    // The embedded generator comes with its FunkNN; another needs --model to change size.
+    let default_model =
+        (args.generator.is_none() && resized).then_some(&funknn_weights::MLP_FASHION);
+    let (height, width) = match (&args.model, default_model, resized) {
+        (_, _, false) => (r, r),
+        (None, None, true) => {
+            bail!("rendering at another size than {r}×{r} needs --model (a FunkNN)")
+        }
+        _ => output_size(r, r, args.scale, args.size)?,
+    };
+    let funknn = match (&args.model, default_model) {
+        (Some(spec), _) => Some(load_model(Some(spec), &funknn_weights::MLP_FASHION)?),
+        (None, Some(default)) => Some(load_model(None, default)?),
+        (None, None) => None,
     };
     let prior = generator.prior.clone();
     let decoder = generator.autoencoder.decoder.clone();

@@ -127,6 +127,20 @@ fn matmul<T: Float>(
     }
 }
 
+/// `v ← v + bias`, then `max(v, 0)` if `relu`.
+fn activate<T: Float>(v: &mut [T], bias: T, relu: bool) {
+    if relu {
+        for o in v {
+            let x = *o + bias;
+            *o = if x > T::zero() { x } else { T::zero() };
+        }
+    } else {
+        for o in v {
+            *o = *o + bias;
+        }
+    }
+}
+
 /// `y = conv(x, w) + b`, then `max(y, 0)` if `relu`: `x` `(N, cin, h, w)`, `w`
 /// `(cout, cin, 3, 3)`, `b` `(cout)` or none.
 fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, relu: bool, d: &Dims) -> Vec<T> {
@@ -140,38 +154,47 @@ fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, relu: bool, d: &Dims)
     let run = |first: usize, y: &mut [T]| {
         let images = y.len() / per_image;
         let mut col = vec![T::zero(); d.cin * 9 * group * hw];
-        let mut out = vec![T::zero(); d.cout * group * hw];
+        let mut out = vec![T::zero(); if group > 1 { d.cout * group * hw } else { 0 }];
         let mut b = 0;
         while b < images {
             let g = group.min(images - b);
             let xs = &x[(first + b) * d.cin * hw..][..g * d.cin * hw];
             im2col(xs, g, d, &mut col);
             let cols = g * hw;
-            matmul(
-                d.cout,
-                cols,
-                d.cin * 9,
-                (w, d.cin * 9, 1),
-                (&col, cols, 1),
-                &mut out,
-                cols,
-                false,
-            );
-            // (cout, g·hw) to (g, cout, hw), with the bias and the activation.
-            for i in 0..g {
+            if g == 1 {
+                // One image: its output block is already (cout, hw), so no staging copy.
+                let dst = &mut y[b * per_image..][..per_image];
+                matmul(
+                    d.cout,
+                    hw,
+                    d.cin * 9,
+                    (w, d.cin * 9, 1),
+                    (&col, hw, 1),
+                    dst,
+                    hw,
+                    false,
+                );
                 for co in 0..d.cout {
-                    let dst = &mut y[((b + i) * d.cout + co) * hw..][..hw];
-                    let src = &out[co * cols + i * hw..][..hw];
                     let bc = bias.map_or(T::zero(), |b| b[co]);
-                    if relu {
-                        for (o, &v) in dst.iter_mut().zip(src) {
-                            let v = v + bc;
-                            *o = if v > T::zero() { v } else { T::zero() };
-                        }
-                    } else {
-                        for (o, &v) in dst.iter_mut().zip(src) {
-                            *o = v + bc;
-                        }
+                    activate(&mut dst[co * hw..][..hw], bc, relu);
+                }
+            } else {
+                matmul(
+                    d.cout,
+                    cols,
+                    d.cin * 9,
+                    (w, d.cin * 9, 1),
+                    (&col, cols, 1),
+                    &mut out,
+                    cols,
+                    false,
+                );
+                // (cout, g·hw) to (g, cout, hw), with the bias and the activation.
+                for i in 0..g {
+                    for co in 0..d.cout {
+                        let dst = &mut y[((b + i) * d.cout + co) * hw..][..hw];
+                        dst.copy_from_slice(&out[co * cols + i * hw..][..hw]);
+                        activate(dst, bias.map_or(T::zero(), |b| b[co]), relu);
                     }
                 }
             }
@@ -198,25 +221,30 @@ fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
     let run = |first: usize, images: usize| {
         let mut dw = vec![T::zero(); d.cout * k];
         let mut col = vec![T::zero(); k * group * hw];
-        let mut grad = vec![T::zero(); d.cout * group * hw];
+        let mut grad = vec![T::zero(); if group > 1 { d.cout * group * hw } else { 0 }];
         let mut b = 0;
         while b < images {
             let g = group.min(images - b);
             let at = first + b;
             im2col(&x[at * d.cin * hw..][..g * d.cin * hw], g, d, &mut col);
             let cols = g * hw;
-            // (g, cout, hw) to (cout, g·hw).
-            for i in 0..g {
-                for co in 0..d.cout {
-                    grad[co * cols + i * hw..][..hw]
-                        .copy_from_slice(&dy[((at + i) * d.cout + co) * hw..][..hw]);
+            // (g, cout, hw) to (cout, g·hw); one image's block is that already.
+            let lhs: &[T] = if g == 1 {
+                &dy[at * d.cout * hw..][..d.cout * hw]
+            } else {
+                for i in 0..g {
+                    for co in 0..d.cout {
+                        grad[co * cols + i * hw..][..hw]
+                            .copy_from_slice(&dy[((at + i) * d.cout + co) * hw..][..hw]);
+                    }
                 }
-            }
+                &grad
+            };
             matmul(
                 d.cout,
                 k,
                 cols,
-                (&grad, cols, 1),
+                (lhs, cols, 1),
                 (&col, 1, cols),
                 &mut dw,
                 k,
@@ -543,6 +571,8 @@ mod tests {
             (5, 2, 3, 2, 2),
             (3, 4, 2, 16, 9),
             (70, 2, 2, 4, 4),
+            // At least COLUMNS pixels: one image per product.
+            (3, 2, 3, 40, 30),
         ] {
             let x = tensor(&[n, cin, h, w], 1);
             let k = tensor(&[cout, cin, 3, 3], 2);
@@ -573,7 +603,12 @@ mod tests {
     /// Both gradients against candle's convolution.
     #[test]
     fn gradients_match_candle_conv2d() {
-        for &(n, cin, cout, h, w) in &[(2, 3, 4, 5, 7), (70, 2, 3, 2, 2), (1, 1, 2, 6, 1)] {
+        for &(n, cin, cout, h, w) in &[
+            (2, 3, 4, 5, 7),
+            (70, 2, 3, 2, 2),
+            (1, 1, 2, 6, 1),
+            (3, 2, 3, 40, 30),
+        ] {
             let x = Var::from_tensor(&tensor(&[n, cin, h, w], 3)).unwrap();
             let k = Var::from_tensor(&tensor(&[cout, cin, 3, 3], 4)).unwrap();
             let b = Var::from_tensor(&tensor(&[cout], 7)).unwrap();

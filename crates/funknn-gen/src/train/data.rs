@@ -72,6 +72,42 @@ pub fn read_idx(path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
     Ok((dims, bytes[header..].to_vec()))
 }
 
+/// `dir/name.gz` or `dir/name`, or an error saying where to get them.
+fn find_idx(dir: &Path, name: &str) -> Result<PathBuf> {
+    [format!("{name}.gz"), name.to_string()]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::Io {
+            path: dir.join(format!("{name}.gz")),
+            error: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such file (install the Debian package dataset-fashion-mnist, or give its folder)",
+            ),
+        })
+}
+
+/// Fashion-MNIST's labels of `split` from `dir` (`train-labels-idx1-ubyte.gz`, ...), 0–9 in
+/// the order of [`ImageSet::fashion_mnist`]'s images; `limit` as there.
+pub fn fashion_mnist_labels(dir: &Path, split: Split, limit: usize) -> Result<Vec<u8>> {
+    let name = match split {
+        Split::Train => "train-labels-idx1-ubyte",
+        Split::Test => "t10k-labels-idx1-ubyte",
+    };
+    let path = find_idx(dir, name)?;
+    let (dims, mut labels) = read_idx(&path)?;
+    if dims.len() != 1 || labels.iter().any(|&l| l > 9) {
+        return Err(Error::invalid(
+            "IDX file",
+            format!("{}: not a vector of labels 0-9: {dims:?}", path.display()),
+        ));
+    }
+    if limit > 0 {
+        labels.truncate(limit);
+    }
+    Ok(labels)
+}
+
 impl ImageSet {
     /// Fashion-MNIST's images of `split` from `dir` (`train-images-idx3-ubyte.gz`,
     /// `t10k-images-idx3-ubyte.gz`), padded with 2 black pixels per side to 32×32, grey.
@@ -81,17 +117,7 @@ impl ImageSet {
             Split::Train => "train-images-idx3-ubyte",
             Split::Test => "t10k-images-idx3-ubyte",
         };
-        let path = [format!("{name}.gz"), name.to_string()]
-            .iter()
-            .map(|f| dir.join(f))
-            .find(|p| p.is_file())
-            .ok_or_else(|| Error::Io {
-                path: dir.join(format!("{name}.gz")),
-                error: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no such file (install the Debian package dataset-fashion-mnist, or give its folder)",
-                ),
-            })?;
+        let path = find_idx(dir, name)?;
         let (dims, data) = read_idx(&path)?;
         let (n, h, w) = match dims[..] {
             [n, h, w] => (n, h, w),
