@@ -101,7 +101,7 @@ pub fn run(args: &EvalGeneratorArgs) -> Result<()> {
             let classifier = match &args.classifier {
                 Some(spec) => FeatureClassifier::load_from(spec, &hub, &Device::Cpu)
                     .with_context(|| format!("loading classifier {spec}"))?,
-                None => funknn_weights::FASHION_CLASSIFIER.load(&Device::Cpu)?,
+                None => funknn_weights_fashion::FASHION_CLASSIFIER.load(&Device::Cpu)?,
             };
             let train = ImageSet::fashion_mnist(dir, Split::Train, 0)?;
             let n = args.fd_samples;

@@ -69,7 +69,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     let generator = match &args.generator {
         Some(spec) => Generator::load_from(spec, &hub, DType::F32, &Device::Cpu)
             .with_context(|| format!("loading generator {spec}"))?,
-        None => funknn_weights::GEN_FASHION
+        None => funknn_weights_fashion::GEN_FASHION
             .load(DType::F32, &Device::Cpu)
             .context("loading the embedded generator funknn-gen-fashion")?,
     };
@@ -77,7 +77,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     let resized = args.scale.is_some() || args.size.is_some();
     // The embedded generator comes with its FunkNN; another needs --model to change size.
     let default_model =
-        (args.generator.is_none() && resized).then_some(&funknn_weights::MLP_FASHION);
+        (args.generator.is_none() && resized).then_some(&funknn_weights_fashion::MLP_FASHION);
     let (height, width) = match (&args.model, default_model, resized) {
         (_, _, false) => (r, r),
         (None, None, true) => {
@@ -86,7 +86,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         _ => output_size(r, r, args.scale, args.size)?,
     };
     let funknn = match (&args.model, default_model) {
-        (Some(spec), _) => Some(load_model(Some(spec), &funknn_weights::MLP_FASHION)?),
+        (Some(spec), _) => Some(load_model(Some(spec), &funknn_weights_fashion::MLP_FASHION)?),
         (None, Some(default)) => Some(load_model(None, default)?),
         (None, None) => None,
     };
