@@ -1,6 +1,6 @@
-//! The CT toolbox: ray transform (forward and adjoint, f32), and FBP, in the official
-//! geometry (200 angles in ±70°, N bins) at 128² and 256². The peers' figures come from
-//! `benches/peers/ct_peers.py`, run in the same session.
+//! The CT toolbox: ray transform (forward and adjoint, f32; Joseph linear, exact and Keys
+//! cubic), and FBP, in the official geometry (200 angles in ±70°, N bins) at 128² and 256².
+//! The peers' figures come from `benches/peers/ct_peers.py`, run in the same session.
 //!
 //! `cargo bench -p funknn-benches --bench ct`
 
@@ -27,7 +27,11 @@ fn ct(c: &mut Criterion) {
             .collect();
         let mut g = c.benchmark_group(format!("ct_{n}"));
         g.sample_size(30);
-        for interpolation in [Interpolation::Linear, Interpolation::Cubic] {
+        for interpolation in [
+            Interpolation::Linear,
+            Interpolation::Exact,
+            Interpolation::Cubic,
+        ] {
             let rt =
                 RayTransform::with_interpolation(grid, geometry.clone(), interpolation).unwrap();
             let name = format!("{interpolation:?}").to_lowercase();

@@ -40,6 +40,10 @@ fn main() -> Result<()> {
         let cf = time(|| cubic.apply(&x, &mut y).unwrap());
         let ca = time(|| cubic.adjoint(&y, &mut z).unwrap());
         println!("{n}² cubic: forward {cf:.2} ms, adjoint {ca:.2} ms");
+        let exact = RayTransform::with_interpolation(grid, geometry.clone(), Interpolation::Exact)?;
+        let ef = time(|| exact.apply(&x, &mut y).unwrap());
+        let ea = time(|| exact.adjoint(&y, &mut z).unwrap());
+        println!("{n}² exact: forward {ef:.2} ms, adjoint {ea:.2} ms");
         println!(
             "{n}²: setup {setup:.1} ms, forward {fwd:.2} ms, adjoint {adj:.2} ms, FBP {tf:.2} ms"
         );

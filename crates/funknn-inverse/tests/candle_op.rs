@@ -4,11 +4,20 @@ use candle_core::{DType, Device, Tensor, Var};
 use funknn_inverse::*;
 
 fn op(n: usize) -> RayTransformOp {
-    let grid = ImageGrid::new(n, n + 3).unwrap();
-    RayTransformOp::new(
-        RayTransform::new(grid, ParallelGeometry::uniform(23, 150.0, 19).unwrap()).unwrap(),
-    )
+    op_with(n, Interpolation::default())
 }
+
+fn op_with(n: usize, interpolation: Interpolation) -> RayTransformOp {
+    let grid = ImageGrid::new(n, n + 3).unwrap();
+    let geometry = ParallelGeometry::uniform(23, 150.0, 19).unwrap();
+    RayTransformOp::new(RayTransform::with_interpolation(grid, geometry, interpolation).unwrap())
+}
+
+const INTERPOLATIONS: [Interpolation; 3] = [
+    Interpolation::Linear,
+    Interpolation::Cubic,
+    Interpolation::Exact,
+];
 
 #[test]
 fn forward_matches_the_operator_batched() {
@@ -39,7 +48,13 @@ fn forward_matches_the_operator_batched() {
 
 #[test]
 fn gradient_is_the_adjoint_of_the_upstream_gradient() {
-    let op = op(10);
+    for interpolation in INTERPOLATIONS {
+        gradient_is_the_adjoint_with(interpolation);
+    }
+}
+
+fn gradient_is_the_adjoint_with(interpolation: Interpolation) {
+    let op = op_with(10, interpolation);
     let x = Var::from_tensor(&Tensor::rand(0f64, 1., (10, 13), &Device::Cpu).unwrap()).unwrap();
     let w = Tensor::rand(-1f64, 1., (23, 19), &Device::Cpu).unwrap();
     // loss = Σ w ⊙ A x: its gradient is Aᵀ w.
@@ -62,7 +77,13 @@ fn gradient_is_the_adjoint_of_the_upstream_gradient() {
 
 #[test]
 fn gradient_matches_finite_differences() {
-    let op = op(8);
+    for interpolation in INTERPOLATIONS {
+        gradient_matches_finite_differences_with(interpolation);
+    }
+}
+
+fn gradient_matches_finite_differences_with(interpolation: Interpolation) {
+    let op = op_with(8, interpolation);
     let x0 = Tensor::rand(0f64, 1., (8, 11), &Device::Cpu).unwrap();
     let target = Tensor::rand(0f64, 1., (23, 19), &Device::Cpu).unwrap();
     let loss = |x: &Tensor| -> Tensor {
@@ -93,7 +114,7 @@ fn gradient_matches_finite_differences() {
         let fd = (f(plus) - f(minus)) / (2.0 * eps);
         assert!(
             (fd - grad[k]).abs() <= 1e-6 * (1.0 + fd.abs()),
-            "pixel {k}: {fd} vs {}",
+            "{interpolation:?}, pixel {k}: {fd} vs {}",
             grad[k]
         );
     }

@@ -1,4 +1,5 @@
-//! The forward and adjoint kernels of Joseph's method on padded copies of the image.
+//! The forward and adjoint kernels of Joseph's method on padded copies of the image, and of
+//! the exact (Siddon) projector, which is the same loop with another weight.
 //!
 //! An angle stepping along columns reads the image as rows × columns; one stepping along
 //! rows reads its transpose, so both walk memory contiguously with the same kernel. Each copy
@@ -34,20 +35,38 @@ fn padded<T: Scalar>(x: &[T], grid: &ImageGrid, transpose: bool, pad: usize) -> 
     }
 }
 
-/// The interpolation weights at fraction `t` of the taps at `k, k+1, …`.
+/// The interpolation weights at fraction `t` of the taps at `k, k+1, …`; `edge` and
+/// `inv_width` are the angle table's [`AngleTable::edge`] and [`AngleTable::inv_width`].
 trait Kernel<T: Scalar> {
     const TAPS: usize;
-    fn weights(t: T) -> [T; 4];
+    /// The exact projector's clamped weight (two taps), rather than Joseph's linear one.
+    const EXACT: bool = false;
+    fn weights(t: T, edge: T, inv_width: T) -> [T; 4];
 }
 
 struct Linear;
 struct Cubic;
+struct Exact;
 
 impl<T: Scalar> Kernel<T> for Linear {
     const TAPS: usize = 2;
     #[inline(always)]
-    fn weights(t: T) -> [T; 4] {
+    fn weights(t: T, _: T, _: T) -> [T; 4] {
         [T::one() - t, t, T::zero(), T::zero()]
+    }
+}
+
+impl<T: Scalar> Kernel<T> for Exact {
+    const TAPS: usize = 2;
+    const EXACT: bool = true;
+    /// The ray's segment through this major line spans `[k + t, k + t + δ)` across (pixel
+    /// edges at integers, 0 ≤ t < 1, δ ≤ 1): the fraction of it in pixel `k + 1` is
+    /// `max(t − (1 − δ), 0)/δ` (below 1 as t < 1), the rest is in pixel `k`. Times the
+    /// segment's length (applied per ray), these are the exact intersection lengths.
+    #[inline(always)]
+    fn weights(t: T, edge: T, inv_width: T) -> [T; 4] {
+        let w1 = (t - edge).max(T::zero()) * inv_width;
+        [T::one() - w1, w1, T::zero(), T::zero()]
     }
 }
 
@@ -55,7 +74,7 @@ impl<T: Scalar> Kernel<T> for Cubic {
     const TAPS: usize = 4;
     /// Keys' cubic convolution, a = −½ (Catmull–Rom): it reproduces quadratics.
     #[inline(always)]
-    fn weights(t: T) -> [T; 4] {
+    fn weights(t: T, _: T, _: T) -> [T; 4] {
         let h = T::of(0.5);
         let (t2, t3) = (t * t, t * t * t);
         let w0 = h * (t2 + t2 - t3 - t);
@@ -81,7 +100,7 @@ fn ray_forward<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, d: usize, p: &[T], st
         let u = a + b;
         // SAFETY: the tables keep u in [0, top) with top ≤ M + 3 (finite geometry).
         let k = unsafe { u.trunc_index() };
-        let w = K::weights(u - T::from_index(k));
+        let w = K::weights(u - T::from_index(k), t.edge, t.inv_width);
         let i0 = k * stride + lo + j;
         debug_assert!(i0 + (K::TAPS - 1) * stride < p.len());
         let mut v = T::zero();
@@ -126,7 +145,7 @@ fn ray_adjoint<T: Scalar, K: Kernel<T>>(
         let u = a + b;
         // SAFETY: the tables keep u in [0, top) with top ≤ M + 3 (finite geometry).
         let k = unsafe { u.trunc_index() };
-        let w = K::weights(u - T::from_index(k));
+        let w = K::weights(u - T::from_index(k), t.edge, t.inv_width);
         let i0 = k * stride + lo + j;
         debug_assert!(i0 + (K::TAPS - 1) * stride < q.len());
         for (m, &wm) in w.iter().enumerate().take(K::TAPS) {
@@ -182,9 +201,11 @@ unsafe fn angle_adjoint_avx2<T: Scalar, K: Kernel<T>>(
     angle_adjoint_any::<T, K>(t, y, q, stride)
 }
 
-/// Joseph's forward of one angle in f32 with explicit AVX2 gathers, eight steps at a time.
+/// Joseph's forward of one angle in f32 with explicit AVX2 gathers, eight steps at a time,
+/// or with `EXACT` the exact projector's (the clamped weight of [`Exact`]).
 /// The positions and weights are computed exactly as in [`ray_forward`] (the same sum, the
-/// same truncation), so the matrix is the same; only the order of the additions differs.
+/// same truncation, the same rounding of the weight), so the matrix is the same; only the
+/// order of the additions differs.
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA, and the table invariants of [`ray_forward`] must hold
@@ -192,7 +213,7 @@ unsafe fn angle_adjoint_avx2<T: Scalar, K: Kernel<T>>(
 /// 2¹⁵ per side, so padded buffers hold under 2³¹ values).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn angle_forward_linear_f32_avx2(
+unsafe fn angle_forward_linear_f32_avx2<const EXACT: bool>(
     t: &AngleTable<f32>,
     p: &[f32],
     stride: usize,
@@ -201,6 +222,7 @@ unsafe fn angle_forward_linear_f32_avx2(
     use std::arch::x86_64::*;
     let sv = _mm256_set1_epi32(stride as i32);
     let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let (edge, inv) = (_mm256_set1_ps(t.edge), _mm256_set1_ps(t.inv_width));
     for (d, out) in row.iter_mut().enumerate() {
         let (lo, hi) = (t.ranges[d].0 as usize, t.ranges[d].1 as usize);
         let b = t.slope[d];
@@ -212,7 +234,12 @@ unsafe fn angle_forward_linear_f32_avx2(
             let a = _mm256_loadu_ps(t.shift.as_ptr().add(j));
             let u = _mm256_add_ps(a, bv);
             let k = _mm256_cvttps_epi32(u);
-            let w = _mm256_sub_ps(u, _mm256_cvtepi32_ps(k));
+            let mut w = _mm256_sub_ps(u, _mm256_cvtepi32_ps(k));
+            if EXACT {
+                // max(w − (1 − δ), 0)/δ, rounded as `Exact::weights` rounds it.
+                let e = _mm256_max_ps(_mm256_sub_ps(w, edge), _mm256_setzero_ps());
+                w = _mm256_mul_ps(e, inv);
+            }
             let cols = _mm256_add_epi32(_mm256_set1_epi32(j as i32), lanes);
             let i0 = _mm256_add_epi32(_mm256_mullo_epi32(k, sv), cols);
             let p0 = _mm256_i32gather_ps::<4>(p.as_ptr(), i0);
@@ -227,7 +254,11 @@ unsafe fn angle_forward_linear_f32_avx2(
         while j < hi {
             let u = t.shift[j] + b;
             let k = u.to_int_unchecked::<i32>() as usize;
-            let w = u - k as f32;
+            let w = if EXACT {
+                <Exact as Kernel<f32>>::weights(u - k as f32, t.edge, t.inv_width)[1]
+            } else {
+                u - k as f32
+            };
             let i0 = k * stride + j;
             let (p0, p1) = (*p.get_unchecked(i0), *p.get_unchecked(i0 + stride));
             total += p0 + w * (p1 - p0);
@@ -305,7 +336,7 @@ unsafe fn angle_forward_cubic_f32_avx2(
         while j < hi {
             let u = t.shift[j] + b;
             let k = u.to_int_unchecked::<i32>() as usize;
-            let w = <Cubic as Kernel<f32>>::weights(u - k as f32);
+            let w = <Cubic as Kernel<f32>>::weights(u - k as f32, 0.0, 0.0);
             let i0 = k * stride + j;
             for (m, &wm) in w.iter().enumerate() {
                 total += wm * *p.get_unchecked(i0 + m * stride);
@@ -363,7 +394,7 @@ unsafe fn angle_adjoint_cubic_f32_avx2(
         while j < hi {
             let u = t.shift[j] + b;
             let k = u.to_int_unchecked::<i32>() as usize;
-            let w = <Cubic as Kernel<f32>>::weights(u - k as f32);
+            let w = <Cubic as Kernel<f32>>::weights(u - k as f32, 0.0, 0.0);
             let i0 = k * stride + j;
             for (m, &wm) in w.iter().enumerate() {
                 *q.get_unchecked_mut(i0 + m * stride) += wm * v;
@@ -391,8 +422,10 @@ fn angle_forward<T: Scalar, K: Kernel<T>>(
                 let t32 = &*(t as *const AngleTable<T> as *const AngleTable<f32>);
                 let p32 = std::slice::from_raw_parts(p.as_ptr() as *const f32, p.len());
                 let r32 = std::slice::from_raw_parts_mut(row.as_mut_ptr() as *mut f32, row.len());
-                return if K::TAPS == 2 {
-                    angle_forward_linear_f32_avx2(t32, p32, stride, r32)
+                return if K::EXACT {
+                    angle_forward_linear_f32_avx2::<true>(t32, p32, stride, r32)
+                } else if K::TAPS == 2 {
+                    angle_forward_linear_f32_avx2::<false>(t32, p32, stride, r32)
                 } else {
                     angle_forward_cubic_f32_avx2(t32, p32, stride, r32)
                 };
@@ -404,14 +437,15 @@ fn angle_forward<T: Scalar, K: Kernel<T>>(
     angle_forward_any::<T, K>(t, p, stride, row)
 }
 
-/// Joseph's adjoint of one angle in f32: positions, weights and indices eight steps at a
-/// time in AVX2 registers (computed exactly as in [`ray_adjoint`]), then the scattered adds.
+/// Joseph's adjoint of one angle in f32 (or with `EXACT` the exact projector's): positions,
+/// weights and indices eight steps at a time in AVX2 registers (computed exactly as in
+/// [`ray_adjoint`]), then the scattered adds.
 ///
 /// # Safety
 /// As [`angle_forward_linear_f32_avx2`], for `q`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn angle_adjoint_linear_f32_avx2(
+unsafe fn angle_adjoint_linear_f32_avx2<const EXACT: bool>(
     t: &AngleTable<f32>,
     y: &[f32],
     q: &mut [f32],
@@ -420,6 +454,7 @@ unsafe fn angle_adjoint_linear_f32_avx2(
     use std::arch::x86_64::*;
     let sv = _mm256_set1_epi32(stride as i32);
     let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let (edge, inv) = (_mm256_set1_ps(t.edge), _mm256_set1_ps(t.inv_width));
     let mut idx = [0i32; 8];
     let mut wv = [0f32; 8];
     for (d, &value) in y.iter().enumerate() {
@@ -433,7 +468,11 @@ unsafe fn angle_adjoint_linear_f32_avx2(
             let a = _mm256_loadu_ps(t.shift.as_ptr().add(j));
             let u = _mm256_add_ps(a, bv);
             let k = _mm256_cvttps_epi32(u);
-            let w = _mm256_sub_ps(u, _mm256_cvtepi32_ps(k));
+            let mut w = _mm256_sub_ps(u, _mm256_cvtepi32_ps(k));
+            if EXACT {
+                let e = _mm256_max_ps(_mm256_sub_ps(w, edge), _mm256_setzero_ps());
+                w = _mm256_mul_ps(e, inv);
+            }
             let cols = _mm256_add_epi32(_mm256_set1_epi32(j as i32), lanes);
             let i0 = _mm256_add_epi32(_mm256_mullo_epi32(k, sv), cols);
             _mm256_storeu_si256(idx.as_mut_ptr() as *mut __m256i, i0);
@@ -448,7 +487,11 @@ unsafe fn angle_adjoint_linear_f32_avx2(
         while j < hi {
             let u = t.shift[j] + b;
             let k = u.to_int_unchecked::<i32>() as usize;
-            let w = u - k as f32;
+            let w = if EXACT {
+                <Exact as Kernel<f32>>::weights(u - k as f32, t.edge, t.inv_width)[1]
+            } else {
+                u - k as f32
+            };
             let wv = w * v;
             let i0 = k * stride + j;
             *q.get_unchecked_mut(i0) += v - wv;
@@ -469,8 +512,10 @@ fn angle_adjoint<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mut [T
                 let t32 = &*(t as *const AngleTable<T> as *const AngleTable<f32>);
                 let y32 = std::slice::from_raw_parts(y.as_ptr() as *const f32, y.len());
                 let q32 = std::slice::from_raw_parts_mut(q.as_mut_ptr() as *mut f32, q.len());
-                return if K::TAPS == 2 {
-                    angle_adjoint_linear_f32_avx2(t32, y32, q32, stride)
+                return if K::EXACT {
+                    angle_adjoint_linear_f32_avx2::<true>(t32, y32, q32, stride)
+                } else if K::TAPS == 2 {
+                    angle_adjoint_linear_f32_avx2::<false>(t32, y32, q32, stride)
                 } else {
                     angle_adjoint_cubic_f32_avx2(t32, y32, q32, stride)
                 };
@@ -485,7 +530,7 @@ fn angle_adjoint<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mut [T
 /// The zero lines before (and after) the image for `interpolation`.
 pub(super) fn pad(interpolation: Interpolation) -> usize {
     match interpolation {
-        Interpolation::Linear => 1,
+        Interpolation::Linear | Interpolation::Exact => 1,
         Interpolation::Cubic => 3,
     }
 }
@@ -500,6 +545,7 @@ pub(super) fn forward<T: Scalar>(
     match tables.interpolation {
         Interpolation::Linear => forward_k::<T, Linear>(tables, grid, x, y, threads),
         Interpolation::Cubic => forward_k::<T, Cubic>(tables, grid, x, y, threads),
+        Interpolation::Exact => forward_k::<T, Exact>(tables, grid, x, y, threads),
     }
 }
 
@@ -513,6 +559,7 @@ pub(super) fn adjoint<T: Scalar>(
     match tables.interpolation {
         Interpolation::Linear => adjoint_k::<T, Linear>(tables, grid, y, x, threads),
         Interpolation::Cubic => adjoint_k::<T, Cubic>(tables, grid, y, x, threads),
+        Interpolation::Exact => adjoint_k::<T, Exact>(tables, grid, y, x, threads),
     }
 }
 

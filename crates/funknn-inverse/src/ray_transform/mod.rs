@@ -1,6 +1,6 @@
-//! The ray transform of an H×W image on the unit square (Joseph's method), its exact
-//! transpose, a candle op whose backward is the adjoint, and a mesh-free variant for
-//! continuous images.
+//! The ray transform of an H×W image on the unit square (Joseph's method, Keys' cubic, or
+//! exact for the pixel model), its exact transpose, a candle op whose backward is the
+//! adjoint, and a mesh-free variant for continuous images.
 
 mod candle_op;
 mod joseph;
@@ -19,10 +19,12 @@ use crate::{Result, Scalar};
 /// The precomputed per-angle tables of Joseph's method in one precision.
 ///
 /// For an angle whose ray steps along its major axis (columns if |sin θ| ≥ |cos θ|, else
-/// rows), the minor pixel coordinate at major step `j` of the ray with offset `s_d`, plus
-/// one (so that valid positions are non-negative), is `shift[j] + slope[d]`. Forward and
-/// adjoint evaluate exactly this sum, so they use the very same weights: the adjoint is the
-/// transpose of the forward map, not an approximation of it.
+/// rows; for [`Interpolation::Exact`], columns if W·|sin θ| ≥ H·|cos θ|), the minor pixel
+/// coordinate at major step `j` of the ray with offset `s_d`, plus one (so that valid
+/// positions are non-negative), is `shift[j] + slope[d]` (for the exact projector, the lower
+/// end of the ray's extent across that major line). Forward and adjoint evaluate exactly
+/// this sum, so they use the very same weights: the adjoint is the transpose of the forward
+/// map, not an approximation of it.
 pub(crate) struct AngleTable<T> {
     /// Steps along columns (true) or rows.
     pub x_major: bool,
@@ -35,6 +37,11 @@ pub(crate) struct AngleTable<T> {
     /// Per detector bin: the major steps `[lo, hi)` whose position lies in `[0, top)`, i.e.
     /// whose taps touch the image.
     pub ranges: Vec<(u32, u32)>,
+    /// [`Interpolation::Exact`] only: 1/δ, where δ ≤ 1 is the minor-axis extent (in pixels)
+    /// of the ray's segment through one major line; 0 for the other interpolations.
+    pub inv_width: T,
+    /// [`Interpolation::Exact`] only: 1 − δ; 0 for the other interpolations.
+    pub edge: T,
 }
 
 pub(crate) struct Tables<T> {
@@ -51,6 +58,12 @@ pub enum Interpolation {
     /// Keys' cubic convolution (a = −½) on four pixels: it reproduces quadratics, so it adds
     /// no blur of its own to second order, and is about 1.6× slower.
     Cubic,
+    /// Exact for the pixel (piecewise-constant) image model, as Siddon's method: each pixel's
+    /// weight is the length of the ray inside it. The ray steps along the axis whose pixel
+    /// lines it crosses more often, so within one major line it meets at most two pixels, and
+    /// the two lengths are the overlaps of its minor-axis extent δ ≤ 1 with them: Joseph's
+    /// loop with a clamped weight, about as fast as [`Interpolation::Linear`].
+    Exact,
 }
 
 impl<T: Scalar> Tables<T> {
@@ -58,16 +71,26 @@ impl<T: Scalar> Tables<T> {
         // Positions are shifted so that the first tap's padded line is trunc(u); the ray
         // touches the image while u ∈ [0, top).
         let (offset, extra) = match interpolation {
-            Interpolation::Linear => (1.0, 1.0),
+            Interpolation::Linear | Interpolation::Exact => (1.0, 1.0),
             Interpolation::Cubic => (2.0, 3.0),
         };
+        let exact = interpolation == Interpolation::Exact;
+        // An axis-parallel ray (δ = 0) meets one pixel per line; δ is kept above 1e-12 so that
+        // 1/δ stays finite (a change below 1e-12 of a pixel).
+        const MIN_WIDTH: f64 = 1e-12;
         let (h, w) = (grid.height as f64, grid.width as f64);
         let angles = geometry
             .angles()
             .iter()
             .map(|&theta| {
                 let (sin, cos) = theta.sin_cos();
-                let x_major = sin.abs() >= cos.abs();
+                // The exact projector steps along the axis whose pixel lines the ray crosses
+                // more often (the same choice on square grids), so that δ ≤ 1 below.
+                let x_major = if exact {
+                    w * sin.abs() >= h * cos.abs()
+                } else {
+                    sin.abs() >= cos.abs()
+                };
                 // Along columns: y = ½ − (x_j − ½) cot θ + s / sin θ; minor coordinate v = H y − ½.
                 // Along rows:    x = ½ − (y_i − ½) tan θ + s / cos θ; minor coordinate u = W x − ½.
                 let (major, minor, ratio, inv, length) = if x_major {
@@ -75,10 +98,15 @@ impl<T: Scalar> Tables<T> {
                 } else {
                     (h, w, sin / cos, 1.0 / cos, 1.0 / (h * cos.abs()))
                 };
+                // Exact: within one major line the ray spans δ pixels across, centred on the
+                // position above; the table holds the lower end, in pixel-edge coordinates
+                // (pixel k spans [k, k + 1), so the lower end is the centre + ½ − δ/2).
+                let delta = (minor / major * ratio.abs()).clamp(MIN_WIDTH, 1.0);
+                let start = if exact { 0.5 - 0.5 * delta } else { 0.0 };
                 let shift: Vec<T> = (0..major as usize)
                     .map(|j| {
                         let c = (j as f64 + 0.5) / major;
-                        T::of(minor * (0.5 - (c - 0.5) * ratio) - 0.5 + offset)
+                        T::of(minor * (0.5 - (c - 0.5) * ratio) - 0.5 + offset + start)
                     })
                     .collect();
                 let slope: Vec<T> = geometry
@@ -105,12 +133,19 @@ impl<T: Scalar> Tables<T> {
                         (lo as u32, hi.max(lo) as u32)
                     })
                     .collect();
+                let (inv_width, edge) = if exact {
+                    (1.0 / delta, 1.0 - delta)
+                } else {
+                    (0.0, 0.0)
+                };
                 AngleTable {
                     x_major,
                     length: T::of(length),
                     shift,
                     slope,
                     ranges,
+                    inv_width: T::of(inv_width),
+                    edge: T::of(edge),
                 }
             })
             .collect();
@@ -124,6 +159,8 @@ impl<T: Scalar> Tables<T> {
 /// The parallel-beam ray transform of images on an [`ImageGrid`], by Joseph's method:
 /// each ray is sampled once per column (or row, whichever it crosses faster), the image
 /// linearly interpolated between the two nearest pixel centres across it (zero outside).
+/// [`Interpolation`] selects Keys' cubic instead, or the exact line integrals of the
+/// piecewise-constant pixel image (Siddon's intersection lengths).
 /// `apply` maps an image `[H, W]` to a sinogram `[A, D]` (row-major), `adjoint` is its
 /// exact transpose. Both run on all cores, in f32 or f64.
 ///
