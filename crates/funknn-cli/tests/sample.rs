@@ -26,6 +26,7 @@ fn config() -> GeneratorConfig {
             depth: 2,
         },
         source: Some("test".into()),
+        temperature: None,
     }
 }
 
@@ -195,4 +196,24 @@ fn the_embedded_generator_samples_garments_at_any_size() {
     ok(&funknn(&["sample", "--count", "1", "-o", s(&native)]));
     let img = image::open(native.join("0000.png")).unwrap();
     assert_eq!((img.width(), img.height()), (32, 32));
+}
+
+/// A temperature at which the embedded prior overflows is refused before any file.
+#[test]
+fn an_overflowing_temperature_leaves_no_samples() {
+    let dir = scratch("overflow");
+    let out = dir.0.join("out");
+    fails_with(
+        &funknn(&[
+            "sample",
+            "--count",
+            "300",
+            "--temperature",
+            "3",
+            "-o",
+            s(&out),
+        ]),
+        "not finite at temperature 3",
+    );
+    assert!(!out.exists());
 }

@@ -37,10 +37,28 @@ pub struct GeneratorConfig {
     /// Where the weights come from (training data and command, or an import).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The sampling temperature that `funknn sample` and `eval-generator` default to
+    /// (none: 1), chosen when the model is made: a prior fitted by maximum likelihood can be
+    /// narrower than the latents it was fitted to (see the model's card).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
 }
 
 impl GeneratorConfig {
+    /// The default sampling temperature: [`Self::temperature`] or 1.
+    pub fn sampling_temperature(&self) -> f64 {
+        self.temperature.unwrap_or(1.0)
+    }
+
     pub fn validate(&self) -> Result<()> {
+        if let Some(t) = self.temperature {
+            if !(t.is_finite() && t > 0.0 && t <= 10.0) {
+                return Err(Error::invalid(
+                    "generator config",
+                    format!("temperature {t}: must be in (0, 10]"),
+                ));
+            }
+        }
         if self.architecture != ARCHITECTURE {
             return Err(Error::invalid(
                 "generator architecture",

@@ -22,6 +22,7 @@ fn generator() -> Generator {
             depth: 1,
         },
         source: None,
+        temperature: None,
     };
     Generator::random(&config, 9, DType::F32, &Device::Cpu)
         .unwrap()

@@ -34,9 +34,10 @@ pub struct EvalGeneratorArgs {
     /// Samples (and reference images) for the Fréchet distance (0: skip it).
     #[arg(long, default_value_t = 2000)]
     pub fd_samples: usize,
-    /// Sampling temperature of the Fréchet distance's samples.
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f64,
+    /// Sampling temperature of the Fréchet distance's samples (default: the generator's
+    /// `temperature` in its config.json, else 1).
+    #[arg(long)]
+    pub temperature: Option<f64>,
     /// Use only the first N test images (0: all).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
@@ -112,7 +113,8 @@ pub fn run(args: &EvalGeneratorArgs) -> Result<()> {
                 &train,
                 &test,
                 n,
-                args.temperature,
+                args.temperature
+                    .unwrap_or_else(|| generator.config().sampling_temperature()),
                 args.seed,
                 args.batch,
                 |k| bar.inc(k as u64),

@@ -29,9 +29,10 @@ pub struct SampleArgs {
     pub count: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Spread of the prior's base distribution (1: the prior; below 1: more typical samples).
-    #[arg(long, default_value_t = 1.0)]
-    pub temperature: f64,
+    /// Spread of the prior's base distribution (1: the prior; below 1: more typical
+    /// samples). Default: the generator's `temperature` in its config.json, else 1.
+    #[arg(long)]
+    pub temperature: Option<f64>,
     /// Output size WIDTHxHEIGHT (needs --model).
     #[arg(long, value_parser = crate::args::parse_size, conflicts_with = "scale")]
     pub size: Option<(usize, usize)>,
@@ -74,6 +75,9 @@ pub fn run(args: &SampleArgs) -> Result<()> {
             .context("loading the embedded generator funknn-gen-fashion")?,
     };
     let r = generator.config().autoencoder.resolution;
+    let temperature = args
+        .temperature
+        .unwrap_or_else(|| generator.config().sampling_temperature());
     let resized = args.scale.is_some() || args.size.is_some();
     // The embedded generator comes with its FunkNN; another needs --model to change size.
     let default_model =
@@ -86,7 +90,10 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         _ => output_size(r, r, args.scale, args.size)?,
     };
     let funknn = match (&args.model, default_model) {
-        (Some(spec), _) => Some(load_model(Some(spec), &funknn_weights_fashion::MLP_FASHION)?),
+        (Some(spec), _) => Some(load_model(
+            Some(spec),
+            &funknn_weights_fashion::MLP_FASHION,
+        )?),
         (None, Some(default)) => Some(load_model(None, default)?),
         (None, None) => None,
     };
@@ -96,16 +103,31 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         Some(f) => Some(FunctionalGenerator::new(prior.clone(), decoder.clone(), f)?),
         None => None,
     };
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("creating {}", args.output.display()))?;
     // All base numbers from the seed at once: the same seed gives the same samples whatever
     // the batch size.
     let base = standard_normal(args.count, prior.latent_dim(), args.seed)?;
+    // Every latent before any file: a prior that overflows at this temperature is refused
+    // without leaving part of the samples behind.
+    let mut latents = Vec::new();
+    for start in (0..args.count).step_by(args.batch) {
+        let n = args.batch.min(args.count - start);
+        latents.push(prior.sample_from(&base.narrow(0, start, n)?, temperature)?);
+    }
+    let all_latents = candle_core::Tensor::cat(&latents, 0)?;
+    let largest: Vec<f32> = all_latents.abs()?.max(1)?.to_vec1()?;
+    if let Some(i) = largest.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "sample {i} is not finite at temperature {temperature}: the prior overflows there; \
+             lower --temperature"
+        );
+    }
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
     let bar = progress::items(args.count as u64, "sampling");
     let mut sheet = Vec::new();
     for start in (0..args.count).step_by(args.batch) {
         let n = args.batch.min(args.count - start);
-        let latents = prior.sample_from(&base.narrow(0, start, n)?, args.temperature)?;
+        let latents = all_latents.narrow(0, start, n)?;
         let images = match &functional {
             Some(_) => None,
             None => Some(decoder.forward(&latents)?),

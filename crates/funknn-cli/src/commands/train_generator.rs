@@ -172,6 +172,7 @@ pub fn run(args: &TrainGeneratorArgs) -> Result<()> {
                     depth: args.depth,
                 },
                 source: None,
+                temperature: None,
             },
             batch: args.batch,
             autoencoder_steps: args.autoencoder_steps.unwrap_or(2000),

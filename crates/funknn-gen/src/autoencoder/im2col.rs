@@ -136,7 +136,7 @@ fn activate<T: Float>(v: &mut [T], bias: T, relu: bool) {
         }
     } else {
         for o in v {
-            *o = *o + bias;
+            *o += bias;
         }
     }
 }

@@ -26,8 +26,9 @@ pub struct GeneratorScores {
     pub reconstruction_snr_db: f64,
     /// Mean negative log-likelihood of the test latents under the prior (nats per image).
     pub test_nll: f64,
-    /// With a FunkNN: prior samples rendered at 4× the side, antialiased back down, against
-    /// the decoder's own images (SNR, dB), and how many samples.
+    /// With a FunkNN: prior samples (at the generator's default temperature) rendered at 4×
+    /// the side, antialiased back down, against the decoder's own images (SNR, dB), and how
+    /// many samples.
     pub scale_consistency_db: Option<(f64, usize)>,
     /// Fréchet distances on a classifier's features ([`frechet_scores`]), when computed.
     pub frechet: Option<FrechetScores>,
@@ -113,7 +114,9 @@ pub fn evaluate_generator(
             )?;
             let r = generator.config().autoencoder.resolution;
             let base = standard_normal(samples, generator.prior.latent_dim(), seed)?;
-            let latents = generator.prior.sample_from(&base, 1.0)?;
+            let latents = generator
+                .prior
+                .sample_from(&base, generator.config().sampling_temperature())?;
             let (mut s, mut e) = (0f64, 0f64);
             for i in 0..samples {
                 let latent = latents.narrow(0, i, 1)?;
@@ -319,6 +322,7 @@ mod tests {
                 depth: 2,
             },
             source: None,
+            temperature: None,
         };
         let (generator, _) = Generator::random(&config, 0, DType::F32, &Device::Cpu).unwrap();
         let images = Tensor::rand(0f32, 1f32, (24, 1, 32, 32), &Device::Cpu).unwrap();

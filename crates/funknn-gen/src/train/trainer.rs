@@ -57,6 +57,7 @@ impl Default for GeneratorTrainConfig {
                 autoencoder: Default::default(),
                 flow: Default::default(),
                 source: None,
+                temperature: None,
             },
             batch: 64,
             autoencoder_steps: 1000,
