@@ -4,7 +4,7 @@
 //! layout of a Hugging Face hub repo.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -13,12 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::autoencoder::{Autoencoder, AutoencoderConfig};
 use crate::flow::{FlowConfig, RealNvp};
+use crate::folder::{parse_folder, read_folder, write_folder, CONFIG_FILE, WEIGHTS_FILE};
 use crate::{Error, Result};
 
-/// File name of the architecture inside a generator folder.
-pub const CONFIG_FILE: &str = "config.json";
-/// File name of the weights inside a generator folder.
-pub const WEIGHTS_FILE: &str = "model.safetensors";
 /// What `config.json` says the folder is.
 pub const ARCHITECTURE: &str = "funknn-autoencoder-realnvp";
 
@@ -194,35 +191,14 @@ impl Generator {
         device: &Device,
         name: &str,
     ) -> Result<Self> {
-        let origin = PathBuf::from(name);
-        let config: GeneratorConfig =
-            serde_json::from_str(config_json).map_err(|error| Error::Config {
-                path: origin.join(CONFIG_FILE),
-                error,
-            })?;
-        let tensors =
-            candle_core::safetensors::load_buffer(weights, &Device::Cpu).map_err(|e| {
-                Error::Weights {
-                    path: origin.join(WEIGHTS_FILE),
-                    message: format!("not a readable safetensors buffer: {e}"),
-                }
-            })?;
-        Self::from_tensors(&config, tensors, dtype, device, &origin.join(WEIGHTS_FILE))
+        let f = parse_folder::<GeneratorConfig>(config_json, weights, name)?;
+        Self::from_tensors(&f.config, f.tensors, dtype, device, &f.weights)
     }
 
     /// Loads a generator folder.
     pub fn load(dir: impl AsRef<Path>, dtype: DType, device: &Device) -> Result<Self> {
-        let dir = dir.as_ref();
-        let path = dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|error| Error::Io {
-            path: path.clone(),
-            error,
-        })?;
-        let config: GeneratorConfig =
-            serde_json::from_str(&text).map_err(|error| Error::Config { path, error })?;
-        let weights = dir.join(WEIGHTS_FILE);
-        let tensors = funknn_core::read_tensors(&weights)?;
-        Self::from_tensors(&config, tensors, dtype, device, &weights)
+        let f = read_folder::<GeneratorConfig>(dir.as_ref())?;
+        Self::from_tensors(&f.config, f.tensors, dtype, device, &f.weights)
     }
 
     /// Loads `spec`: a generator folder, or a hub repo id `owner/name[@revision]`.
@@ -252,10 +228,6 @@ impl Generator {
     /// official buffers of the prior), each file atomically.
     pub fn save(&self, dir: impl AsRef<Path>, storage: DType) -> Result<()> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|error| Error::Io {
-            path: dir.to_path_buf(),
-            error,
-        })?;
         let mut out: HashMap<String, Tensor> = HashMap::new();
         for (name, t) in &self.tensors {
             out.insert(name.clone(), t.to_dtype(storage)?.to_device(&Device::Cpu)?);
@@ -263,20 +235,6 @@ impl Generator {
         for (name, t) in self.prior.official_buffers()? {
             out.insert(format!("{FLOW_PREFIX}{name}"), t.to_device(&Device::Cpu)?);
         }
-        let weights: PathBuf = dir.join(WEIGHTS_FILE);
-        funknn_core::write_atomic(&weights, |tmp| {
-            Ok(candle_core::safetensors::save(&out, tmp)?)
-        })?;
-        let json = serde_json::to_string_pretty(&self.config).map_err(|error| Error::Config {
-            path: dir.join(CONFIG_FILE),
-            error,
-        })?;
-        funknn_core::write_atomic(&dir.join(CONFIG_FILE), |tmp| {
-            std::fs::write(tmp, json.as_bytes()).map_err(|e| funknn_core::Error::Invalid {
-                what: "config.json",
-                message: format!("{}: {e}", tmp.display()),
-            })
-        })?;
-        Ok(())
+        write_folder(dir, &self.config, &out)
     }
 }

@@ -3,7 +3,7 @@
 //! cannot be had offline, and a classifier of the data set itself sees what matters in it.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarBuilder, VarMap};
@@ -11,7 +11,7 @@ use funknn_core::hub::HubOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::autoencoder::conv::{conv3x3, relu_conv, Conv3x3};
-use crate::model::{CONFIG_FILE, WEIGHTS_FILE};
+use crate::folder::{parse_folder, read_folder, write_folder, CONFIG_FILE, WEIGHTS_FILE};
 use crate::{Error, Result};
 
 /// The `architecture` field of a classifier's `config.json`.
@@ -239,35 +239,14 @@ impl FeatureClassifier {
         device: &Device,
         name: &str,
     ) -> Result<Self> {
-        let origin = PathBuf::from(name);
-        let config: ClassifierConfig =
-            serde_json::from_str(config_json).map_err(|error| Error::Config {
-                path: origin.join(CONFIG_FILE),
-                error,
-            })?;
-        let tensors =
-            candle_core::safetensors::load_buffer(weights, &Device::Cpu).map_err(|e| {
-                Error::Weights {
-                    path: origin.join(WEIGHTS_FILE),
-                    message: format!("not a readable safetensors buffer: {e}"),
-                }
-            })?;
-        Self::from_tensors(&config, tensors, device, &origin.join(WEIGHTS_FILE))
+        let f = parse_folder::<ClassifierConfig>(config_json, weights, name)?;
+        Self::from_tensors(&f.config, f.tensors, device, &f.weights)
     }
 
     /// Loads a classifier folder (`config.json`, `model.safetensors`).
     pub fn load(dir: impl AsRef<Path>, device: &Device) -> Result<Self> {
-        let dir = dir.as_ref();
-        let path = dir.join(CONFIG_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|error| Error::Io {
-            path: path.clone(),
-            error,
-        })?;
-        let config: ClassifierConfig =
-            serde_json::from_str(&text).map_err(|error| Error::Config { path, error })?;
-        let weights = dir.join(WEIGHTS_FILE);
-        let tensors = funknn_core::read_tensors(&weights)?;
-        Self::from_tensors(&config, tensors, device, &weights)
+        let f = read_folder::<ClassifierConfig>(dir.as_ref())?;
+        Self::from_tensors(&f.config, f.tensors, device, &f.weights)
     }
 
     /// Loads `spec`: a classifier folder, or a hub repo id `owner/name[@revision]`.
@@ -279,11 +258,6 @@ impl FeatureClassifier {
     /// Writes the folder: `config.json` and `model.safetensors` (f32, from `varmap`), each
     /// atomically.
     pub fn save(&self, varmap: &VarMap, dir: impl AsRef<Path>) -> Result<()> {
-        let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|error| Error::Io {
-            path: dir.to_path_buf(),
-            error,
-        })?;
         let tensors: HashMap<String, Tensor> = varmap
             .data()
             .lock()
@@ -291,19 +265,6 @@ impl FeatureClassifier {
             .iter()
             .map(|(k, v)| Ok((k.clone(), v.as_tensor().to_device(&Device::Cpu)?)))
             .collect::<Result<_>>()?;
-        funknn_core::write_atomic(&dir.join(WEIGHTS_FILE), |tmp| {
-            Ok(candle_core::safetensors::save(&tensors, tmp)?)
-        })?;
-        let json = serde_json::to_string_pretty(&self.config).map_err(|error| Error::Config {
-            path: dir.join(CONFIG_FILE),
-            error,
-        })?;
-        funknn_core::write_atomic(&dir.join(CONFIG_FILE), |tmp| {
-            std::fs::write(tmp, json.as_bytes()).map_err(|e| funknn_core::Error::Invalid {
-                what: "config.json",
-                message: format!("{}: {e}", tmp.display()),
-            })
-        })?;
-        Ok(())
+        write_folder(dir.as_ref(), &self.config, &tensors)
     }
 }
