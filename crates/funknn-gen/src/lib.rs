@@ -11,6 +11,7 @@
 //! `decoder.*` of `autoencoder.pt`; `q0.*`, `flows.*` of `flow.pt`).
 
 pub mod autoencoder;
+pub mod classifier;
 mod error;
 pub mod eval;
 pub mod flow;
@@ -22,8 +23,8 @@ mod model;
 pub mod train;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig, Decoder, Encoder};
+pub use classifier::{ClassifierConfig, FeatureClassifier};
 pub use error::{Error, Result};
-pub use eval::classifier::{ClassifierConfig, FeatureClassifier};
 pub use eval::{evaluate_generator, frechet_scores, FrechetScores, GeneratorScores};
 pub use flow::{FlowConfig, RealNvp};
 pub use folder::{CONFIG_FILE, WEIGHTS_FILE};

@@ -5,10 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use funknn_core::write_atomic;
-use funknn_gen::train::{
-    fashion_mnist_labels, train_classifier, ClassifierTrainConfig, ImageSet, Split,
-    FASHION_MNIST_DIR,
-};
+use funknn_gen::classifier::{train_classifier, ClassifierTrainConfig};
+use funknn_gen::train::{fashion_mnist_labels, ImageSet, Split, FASHION_MNIST_DIR};
 
 use crate::progress;
 

@@ -2,14 +2,13 @@
 //! reconstructs held-out images, how likely the prior finds their latents, and whether
 //! FunkNN's renderings at a higher resolution stay consistent with the discrete samples.
 
-pub mod classifier;
 pub mod frechet;
 
 use candle_core::Tensor;
 use funknn_core::picture::resize_bilinear_aa;
 use funknn_core::FunkNN;
 
-use crate::eval::classifier::FeatureClassifier;
+use crate::classifier::FeatureClassifier;
 use crate::eval::frechet::{frechet_distance, FeatureMoments};
 use crate::functional::FunctionalGenerator;
 use crate::generator::{standard_normal, LatentPrior};
@@ -301,7 +300,7 @@ pub fn frechet_scores(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::classifier::ClassifierConfig;
+    use crate::classifier::ClassifierConfig;
     use crate::{AutoencoderConfig, FlowConfig, GeneratorConfig};
     use candle_core::{DType, Device};
 

@@ -1,12 +1,10 @@
 //! Training the generator: data, the official Laplacian-pyramid loss, and the two-phase
 //! trainer (autoencoder, then prior) with exact checkpoints.
 
-pub(crate) mod classifier;
 mod data;
 pub(crate) mod pyramid;
 pub(crate) mod trainer;
 
-pub use classifier::{train_classifier, ClassifierTrainConfig};
 pub use data::{fashion_mnist_labels, read_idx, ImageSet, Split, FASHION_MNIST_DIR};
 pub use pyramid::LaplacianPyramidLoss;
 pub use trainer::{GeneratorTrainConfig, GeneratorTrainer, Losses, Phase};

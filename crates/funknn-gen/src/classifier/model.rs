@@ -1,5 +1,5 @@
 //! A small Fashion-MNIST classifier whose penultimate features score generators (the
-//! Fréchet distance of [`super::frechet`]): ImageNet's Inception weights, which FID uses,
+//! Fréchet distance of [`crate::eval::frechet`]): ImageNet's Inception weights, which FID uses,
 //! cannot be had offline, and a classifier of the data set itself sees what matters in it.
 
 use std::collections::HashMap;

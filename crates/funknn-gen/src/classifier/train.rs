@@ -5,7 +5,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::{Optimizer, VarMap};
 use serde::{Deserialize, Serialize};
 
-use crate::eval::classifier::{ClassifierConfig, FeatureClassifier};
+use crate::classifier::{ClassifierConfig, FeatureClassifier};
 use crate::train::ImageSet;
 use crate::{Error, Result};
 
