@@ -114,8 +114,9 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         latents.push(prior.sample_from(&base.narrow(0, start, n)?, temperature)?);
     }
     let all_latents = candle_core::Tensor::cat(&latents, 0)?;
-    let largest: Vec<f32> = all_latents.abs()?.max(1)?.to_vec1()?;
-    if let Some(i) = largest.iter().position(|v| !v.is_finite()) {
+    // A sum, not a max: NaN and infinities propagate through it.
+    let sums: Vec<f32> = all_latents.abs()?.sum(1)?.to_vec1()?;
+    if let Some(i) = sums.iter().position(|v| !v.is_finite()) {
         bail!(
             "sample {i} is not finite at temperature {temperature}: the prior overflows there; \
              lower --temperature"
