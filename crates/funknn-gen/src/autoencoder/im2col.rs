@@ -573,6 +573,8 @@ mod tests {
             (70, 2, 2, 4, 4),
             // At least COLUMNS pixels: one image per product.
             (3, 2, 3, 40, 30),
+            // Groups of two on two threads: one thread's last group is a single image.
+            (3, 2, 3, 16, 32),
         ] {
             let x = tensor(&[n, cin, h, w], 1);
             let k = tensor(&[cout, cin, 3, 3], 2);
@@ -608,6 +610,7 @@ mod tests {
             (70, 2, 3, 2, 2),
             (1, 1, 2, 6, 1),
             (3, 2, 3, 40, 30),
+            (3, 2, 3, 16, 32),
         ] {
             let x = Var::from_tensor(&tensor(&[n, cin, h, w], 3)).unwrap();
             let k = Var::from_tensor(&tensor(&[cout, cin, 3, 3], 4)).unwrap();
