@@ -7,6 +7,7 @@
 //! channels swapped, so it stays differentiable) and the weight gradient one product of the
 //! output gradient with the im2col matrix.
 
+use candle_core::backend::BackendStorage;
 use candle_core::{
     CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType,
 };
@@ -142,8 +143,8 @@ fn activate<T: Float>(v: &mut [T], bias: T, relu: bool) {
 }
 
 /// `y = conv(x, w) + b`, then `max(y, 0)` if `relu`: `x` `(N, cin, h, w)`, `w`
-/// `(cout, cin, 3, 3)`, `b` `(cout)` or none.
-fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, relu: bool, d: &Dims) -> Vec<T> {
+/// `(cout, cin, 3, 3)`, `b` `(cout)`.
+fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) -> Vec<T> {
     let hw = d.pixels();
     let mut y = vec![T::zero(); d.n * d.cout * hw];
     if y.is_empty() {
@@ -175,8 +176,7 @@ fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, relu: bool, d: &Dims)
                     false,
                 );
                 for co in 0..d.cout {
-                    let bc = bias.map_or(T::zero(), |b| b[co]);
-                    activate(&mut dst[co * hw..][..hw], bc, relu);
+                    activate(&mut dst[co * hw..][..hw], bias[co], relu);
                 }
             } else {
                 matmul(
@@ -194,7 +194,7 @@ fn forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, relu: bool, d: &Dims)
                     for co in 0..d.cout {
                         let dst = &mut y[((b + i) * d.cout + co) * hw..][..hw];
                         dst.copy_from_slice(&out[co * cols + i * hw..][..hw]);
-                        activate(dst, bias.map_or(T::zero(), |b| b[co]), relu);
+                        activate(dst, bias[co], relu);
                     }
                 }
             }
@@ -290,6 +290,20 @@ fn contiguous<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]
     }
 }
 
+/// Runs `f32_kernel` or `f64_kernel`, whichever type the operands have (mixed types are
+/// refused by [`contiguous`] inside them).
+fn by_dtype(
+    first: &CpuStorage,
+    f32_kernel: impl FnOnce() -> Result<CpuStorage>,
+    f64_kernel: impl FnOnce() -> Result<CpuStorage>,
+) -> Result<CpuStorage> {
+    match first.dtype() {
+        DType::F32 => f32_kernel(),
+        DType::F64 => f64_kernel(),
+        dtype => candle_core::bail!("conv3x3: f32 or f64 operands, got {dtype:?}"),
+    }
+}
+
 fn dims4(l: &Layout, name: &str) -> Result<(usize, usize, usize, usize)> {
     match l.dims() {
         &[a, b, c, d] => Ok((a, b, c, d)),
@@ -322,8 +336,9 @@ fn turned(w: &Tensor) -> Result<Tensor> {
         .contiguous()
 }
 
-/// The convolution `(x, w, b) → y`, with the activation if `relu`; its backward is the
-/// forward kernel for the input and the two kernels below for the weights and the bias.
+/// The convolution `(x, w, b) → y`, with the activation if `relu`. Its backward is this op
+/// again for the input (so it can be differentiated again) and the two kernels below for the
+/// weights and the activation.
 struct Conv3x3Op {
     relu: bool,
 }
@@ -346,29 +361,32 @@ impl CustomOp3 for Conv3x3Op {
         if l3.dims() != [d.cout] {
             candle_core::bail!("conv3x3: bias {:?} for {} channels", l3.dims(), d.cout);
         }
-        let shape = Shape::from((d.n, d.cout, d.h, d.w));
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(_), CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                CpuStorage::F32(forward(
-                    contiguous::<f32>(s1, l1)?,
-                    contiguous::<f32>(s2, l2)?,
-                    Some(contiguous::<f32>(s3, l3)?),
-                    self.relu,
-                    &d,
-                ))
-            }
-            (CpuStorage::F64(_), CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                CpuStorage::F64(forward(
-                    contiguous::<f64>(s1, l1)?,
-                    contiguous::<f64>(s2, l2)?,
-                    Some(contiguous::<f64>(s3, l3)?),
-                    self.relu,
-                    &d,
-                ))
-            }
-            _ => candle_core::bail!("conv3x3: f32 or f64 operands of one type"),
-        };
-        Ok((out, shape))
+        fn run<T: Float>(
+            (s1, l1, s2, l2, s3, l3): (
+                &CpuStorage,
+                &Layout,
+                &CpuStorage,
+                &Layout,
+                &CpuStorage,
+                &Layout,
+            ),
+            relu: bool,
+            d: &Dims,
+        ) -> Result<Vec<T>> {
+            let (x, w, b) = (
+                contiguous(s1, l1)?,
+                contiguous(s2, l2)?,
+                contiguous(s3, l3)?,
+            );
+            Ok(forward::<T>(x, w, b, relu, d))
+        }
+        let operands = (s1, l1, s2, l2, s3, l3);
+        let out = by_dtype(
+            s1,
+            || Ok(CpuStorage::F32(run(operands, self.relu, &d)?)),
+            || Ok(CpuStorage::F64(run(operands, self.relu, &d)?)),
+        )?;
+        Ok((out, Shape::from((d.n, d.cout, d.h, d.w))))
     }
 
     fn bwd(
@@ -387,66 +405,15 @@ impl CustomOp3 for Conv3x3Op {
             dy
         };
         // The input gradient is the convolution of dz with the kernel turned by 180° and
-        // its channels swapped: the same op, so it can be differentiated again.
-        let turned = turned(w)?;
-        let dx = dz.apply_op2(&turned, Conv3x3NoBias)?;
+        // its channels swapped, without bias: this op again.
+        let (_, cin, _, _) = w.dims4()?;
+        let no_bias = Tensor::zeros(cin, w.dtype(), w.device())?;
+        let dx = conv3x3(&dz, &turned(w)?, &no_bias, false)?;
         let dw = x.apply_op2_no_bwd(&dz, &Conv3x3WeightGradient)?;
         // Summed over the pixels first: a contiguous reduction, much faster on the CPU.
         let (n, c, h, w) = dz.dims4()?;
         let db = dz.reshape((n, c, h * w))?.sum(2)?.sum(0)?;
         Ok((Some(dx), Some(dw), Some(db)))
-    }
-}
-
-/// The convolution without bias or activation, `(x, w) → y`, for input gradients.
-struct Conv3x3NoBias;
-
-impl CustomOp2 for Conv3x3NoBias {
-    fn name(&self) -> &'static str {
-        "conv3x3-no-bias"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let d = conv_dims(l1, l2)?;
-        let shape = Shape::from((d.n, d.cout, d.h, d.w));
-        let out = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => CpuStorage::F32(forward(
-                contiguous::<f32>(s1, l1)?,
-                contiguous::<f32>(s2, l2)?,
-                None,
-                false,
-                &d,
-            )),
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => CpuStorage::F64(forward(
-                contiguous::<f64>(s1, l1)?,
-                contiguous::<f64>(s2, l2)?,
-                None,
-                false,
-                &d,
-            )),
-            _ => candle_core::bail!("conv3x3: f32 or f64 operands of one type"),
-        };
-        Ok((out, shape))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _y: &Tensor,
-        dy: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let dy = dy.contiguous()?;
-        let turned = turned(w)?;
-        let dx = dy.apply_op2(&turned, Conv3x3NoBias)?;
-        let dw = x.apply_op2_no_bwd(&dy, &Conv3x3WeightGradient)?;
-        Ok((Some(dx), Some(dw)))
     }
 }
 
@@ -465,11 +432,17 @@ impl CustomOp2 for ReluGradient {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        fn mask<T: Float>(y: &[T], dy: &[T]) -> Vec<T> {
-            y.iter()
+        fn mask<T: Float>(
+            s1: &CpuStorage,
+            l1: &Layout,
+            s2: &CpuStorage,
+            l2: &Layout,
+        ) -> Result<Vec<T>> {
+            let (y, dy) = (contiguous::<T>(s1, l1)?, contiguous::<T>(s2, l2)?);
+            Ok(y.iter()
                 .zip(dy)
                 .map(|(&y, &g)| if y > T::zero() { g } else { T::zero() })
-                .collect()
+                .collect())
         }
         if l1.dims() != l2.dims() {
             candle_core::bail!(
@@ -478,15 +451,11 @@ impl CustomOp2 for ReluGradient {
                 l1.dims()
             );
         }
-        let out = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                CpuStorage::F32(mask(contiguous::<f32>(s1, l1)?, contiguous::<f32>(s2, l2)?))
-            }
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                CpuStorage::F64(mask(contiguous::<f64>(s1, l1)?, contiguous::<f64>(s2, l2)?))
-            }
-            _ => candle_core::bail!("conv3x3: f32 or f64 operands of one type"),
-        };
+        let out = by_dtype(
+            s1,
+            || Ok(CpuStorage::F32(mask(s1, l1, s2, l2)?)),
+            || Ok(CpuStorage::F64(mask(s1, l1, s2, l2)?)),
+        )?;
         Ok((out, l1.shape().clone()))
     }
 }
@@ -516,21 +485,25 @@ impl CustomOp2 for Conv3x3WeightGradient {
             );
         }
         let d = Dims { n, cin, cout, h, w };
-        let shape = Shape::from((cout, cin, 3, 3));
-        let out = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => CpuStorage::F32(weight_gradient(
-                contiguous::<f32>(s1, l1)?,
-                contiguous::<f32>(s2, l2)?,
-                &d,
-            )),
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => CpuStorage::F64(weight_gradient(
-                contiguous::<f64>(s1, l1)?,
-                contiguous::<f64>(s2, l2)?,
-                &d,
-            )),
-            _ => candle_core::bail!("conv3x3: f32 or f64 operands of one type"),
-        };
-        Ok((out, shape))
+        fn run<T: Float>(
+            s1: &CpuStorage,
+            l1: &Layout,
+            s2: &CpuStorage,
+            l2: &Layout,
+            d: &Dims,
+        ) -> Result<Vec<T>> {
+            Ok(weight_gradient::<T>(
+                contiguous(s1, l1)?,
+                contiguous(s2, l2)?,
+                d,
+            ))
+        }
+        let out = by_dtype(
+            s1,
+            || Ok(CpuStorage::F32(run(s1, l1, s2, l2, &d)?)),
+            || Ok(CpuStorage::F64(run(s1, l1, s2, l2, &d)?)),
+        )?;
+        Ok((out, Shape::from((cout, cin, 3, 3))))
     }
 }
 
