@@ -16,6 +16,8 @@ use crate::picture::render::render_tiles;
 use crate::picture::resize::{resize_bilinear_aa, Interpolator};
 use crate::{Error, Result};
 
+pub mod derivatives;
+
 /// One scale of the protocol.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scale {
@@ -148,41 +150,12 @@ pub fn evaluate_folder(
     mut progress: impl FnMut(&Path),
 ) -> Result<EvalTable> {
     let c = model.config().channels;
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| is_picture_file(p))
-        .collect();
-    paths.sort();
-    if paths.is_empty() {
-        return Err(Error::invalid(
-            "evaluation data",
-            format!(
-                "{}: no PNG or JPEG (or WebP, TIFF, BMP) image",
-                dir.display()
-            ),
-        ));
-    }
+    let paths = picture_paths(dir)?;
     let mut methods = vec!["funknn".to_string()];
     methods.extend(Interpolator::ALL.iter().map(|i| i.name().to_string()));
     let mut sums = vec![vec![(0f64, 0f64); methods.len()]; scales.len()];
     for path in &paths {
-        let picture = crate::picture::io::read_picture(path, &Device::Cpu)?.unsqueeze(0)?;
-        let picture = crate::picture::io::match_channels(&picture, c)?.squeeze(0)?;
-        let (_, h, w) = picture.dims3()?;
-        let side = |n: usize| (n.min(max_side) / 4) * 4;
-        let (hh, hw) = (side(h), side(w));
-        if hh < 16 || hw < 16 {
-            return Err(Error::invalid(
-                "evaluation data",
-                format!("{}: {w}×{h} is too small", path.display()),
-            ));
-        }
-        let hr: Vec<f32> = picture
-            .narrow(1, (h - hh) / 2, hh)?
-            .narrow(2, (w - hw) / 2, hw)?
-            .flatten_all()?
-            .to_vec1()?;
+        let (hr, hh, hw) = high_resolution_crop(path, c, max_side)?;
         for (si, scale) in scales.iter().enumerate() {
             let lr_side = |n: usize| ((n as f64 / scale.factor).round() as usize).max(2);
             let (lh, lw) = (lr_side(hh), lr_side(hw));
@@ -227,6 +200,52 @@ pub fn evaluate_folder(
         rows,
         images: paths,
     })
+}
+
+/// The picture files of `dir` ([`is_picture_file`]), sorted; an error if there is none.
+pub(crate) fn picture_paths(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| is_picture_file(p))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(Error::invalid(
+            "evaluation data",
+            format!(
+                "{}: no PNG or JPEG (or WebP, TIFF, BMP) image",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(paths)
+}
+
+/// The protocol's high-resolution image: the centre crop of the picture at `path` with
+/// sides that are multiples of 4 and at most `max_side`, in `c` channels, channel-first.
+pub(crate) fn high_resolution_crop(
+    path: &Path,
+    c: usize,
+    max_side: usize,
+) -> Result<(Vec<f32>, usize, usize)> {
+    let picture = crate::picture::io::read_picture(path, &Device::Cpu)?.unsqueeze(0)?;
+    let picture = crate::picture::io::match_channels(&picture, c)?.squeeze(0)?;
+    let (_, h, w) = picture.dims3()?;
+    let side = |n: usize| (n.min(max_side) / 4) * 4;
+    let (hh, hw) = (side(h), side(w));
+    if hh < 16 || hw < 16 {
+        return Err(Error::invalid(
+            "evaluation data",
+            format!("{}: {w}×{h} is too small", path.display()),
+        ));
+    }
+    let hr: Vec<f32> = picture
+        .narrow(1, (h - hh) / 2, hh)?
+        .narrow(2, (w - hw) / 2, hw)?
+        .flatten_all()?
+        .to_vec1()?;
+    Ok((hr, hh, hw))
 }
 
 #[cfg(test)]
