@@ -54,6 +54,21 @@ fn part_terms(order: JetOrder) -> Vec<Vec<(usize, usize)>> {
     }
 }
 
+/// The parts Sobolev training samples: the Laplacian jet `u, ∂x, ∂y, Δ` that the network
+/// sees, then what the receptive field's gradient needs, how those parts change as a sample
+/// moves along x or y: `∂xx, ∂xy, ∂yy, ∂x Δ, ∂y Δ`.
+pub(crate) const SOBOLEV_PARTS: [&[(usize, usize)]; 9] = [
+    &[(0, 0)],
+    &[(0, 1)],
+    &[(1, 0)],
+    &[(0, 2), (2, 0)],
+    &[(0, 2)],
+    &[(1, 1)],
+    &[(2, 0)],
+    &[(0, 3), (2, 1)],
+    &[(1, 2), (3, 0)],
+];
+
 /// Taps of one axis for one point: first pixel (before reflection) and weights
 /// `[sample][order][tap]`, derivative orders scaled by n^order.
 struct AxisTaps<T> {
@@ -83,7 +98,7 @@ fn axis_taps<T: Real>(
         let base = out.weights.len();
         out.weights.resize(base + d * ntaps, T::ZERO);
         for j in 0..ntaps {
-            let k = kernel.eval_scalar(pos - (f + j as i64) as f64);
+            let k = kernel.eval_scalar3(pos - (f + j as i64) as f64);
             let mut scale = 1.0;
             for (o, ko) in k.iter().take(d).enumerate() {
                 out.weights[base + o * ntaps + j] = T::from_f64(ko * scale);
@@ -139,11 +154,27 @@ pub(crate) fn sample_host<T: Real>(
     order: JetOrder,
     out: &mut Vec<T>,
 ) -> Result<()> {
+    let terms = part_terms(order);
+    let terms: Vec<&[(usize, usize)]> = terms.iter().map(|t| &t[..]).collect();
+    let geometry = (kernel, patch_size, (deltas_x, deltas_y));
+    sample_host_parts(geometry, images, points, ws, &terms, order.degree(), out)
+}
+
+/// Patches whose part k is the sum of `∂y^dy ∂x^dx` over `(dy, dx)` in `terms[k]`,
+/// derivatives up to `degree` (at most 3) per axis: [`sample_host`] for any set of parts.
+pub(crate) fn sample_host_parts<T: Real>(
+    (kernel, patch_size, (deltas_x, deltas_y)): (KernelKind, usize, (&[f64], &[f64])),
+    images: &HostImages<T>,
+    points: &[(usize, f64, f64)],
+    ws: (f64, f64),
+    terms: &[&[(usize, usize)]],
+    degree: usize,
+    out: &mut Vec<T>,
+) -> Result<()> {
     let (_, c, h, w) = images.dims();
     let ps = patch_size;
     let (_, ntaps) = kernel.taps();
-    let d = order.degree() + 1;
-    let terms = part_terms(order);
+    let d = degree + 1;
     let k_parts = terms.len();
     let p = points.len();
     out.clear();
@@ -167,8 +198,8 @@ pub(crate) fn sample_host<T: Real>(
                 format!("image index {img} out of range"),
             ));
         }
-        axis_taps(kernel, x, w, ws.0, deltas_x, order.degree(), &mut tx);
-        axis_taps(kernel, y, h, ws.1, deltas_y, order.degree(), &mut ty);
+        axis_taps(kernel, x, w, ws.0, deltas_x, degree, &mut tx);
+        axis_taps(kernel, y, h, ws.1, deltas_y, degree, &mut ty);
         let r_lo = *ty.first.iter().min().unwrap_or(&0);
         let r_hi = *ty.first.iter().max().unwrap_or(&0) + ntaps as i64;
         let rows = (r_hi - r_lo) as usize;
@@ -192,7 +223,7 @@ pub(crate) fn sample_host<T: Real>(
         }
         for (k, part_terms) in terms.iter().enumerate() {
             let out_point = &mut out[(k * p + pi) * c * ps * ps..][..c * ps * ps];
-            for &(dy, dx) in part_terms {
+            for &(dy, dx) in part_terms.iter() {
                 for i in 0..ps {
                     let wts = &ty.weights[(i * d + dy) * ntaps..][..ntaps];
                     let r0 = (ty.first[i] - r_lo) as usize;

@@ -77,6 +77,14 @@ impl KernelKind {
     /// assert!((k - 2.0 / 3.0).abs() < 1e-15);
     /// ```
     pub fn eval_scalar(&self, t: f64) -> [f64; 3] {
+        let [k, k1, k2, _] = self.eval_scalar3(t);
+        [k, k1, k2]
+    }
+
+    /// `[k(t), k'(t), k''(t), k'''(t)]` in f64, pieces as in [`Self::eval_scalar`]. The
+    /// third derivative is piecewise constant; Sobolev training needs it for the receptive
+    /// field's gradient through a Laplacian (the Laplacian of a patch sample moves with it).
+    pub(crate) fn eval_scalar3(&self, t: f64) -> [f64; 4] {
         let t = t + self.shift();
         let a = t.abs();
         let s = if t < 0.0 { -1.0 } else { 1.0 };
@@ -86,12 +94,13 @@ impl KernelKind {
         } else if (-2.0..2.0).contains(&t) {
             p.outer
         } else {
-            return [0.0; 3];
+            return [0.0; 4];
         };
         [
             c[0] + a * (c[1] + a * (c[2] + a * c[3])),
             s * (c[1] + a * (2.0 * c[2] + 3.0 * a * c[3])),
             2.0 * c[2] + 6.0 * a * c[3],
+            s * 6.0 * c[3],
         ]
     }
 

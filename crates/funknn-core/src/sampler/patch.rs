@@ -338,6 +338,27 @@ impl PatchSampler {
         )
     }
 
+    /// The patches of [`SOBOLEV_PARTS`](crate::sampler::host::SOBOLEV_PARTS) at `points`,
+    /// `(9, P, C, w, w)` flat, into `out`.
+    pub(crate) fn sample_host_sobolev_into<T: Real>(
+        &self,
+        images: &HostImages<T>,
+        points: &[(usize, f64, f64)],
+        out: &mut Vec<T>,
+    ) -> Result<()> {
+        let (_, _, height, width) = images.dims();
+        let (dx, dy) = (self.unit_offsets(width), self.unit_offsets(height));
+        crate::sampler::host::sample_host_parts(
+            (self.kernel, self.patch_size, (&dx, &dy)),
+            images,
+            points,
+            self.receptive_field_values()?,
+            &crate::sampler::host::SOBOLEV_PARTS,
+            3,
+            out,
+        )
+    }
+
     fn receptive_field_values(&self) -> Result<(f64, f64)> {
         let ws1 = self.ws1.to_dtype(DType::F64)?.to_vec1::<f64>()?[0];
         let ws2 = self.ws2.to_dtype(DType::F64)?.to_vec1::<f64>()?[0];

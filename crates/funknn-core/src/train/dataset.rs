@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::config::KernelKind;
+use crate::engine::evaluator::ContinuousImage;
+use crate::engine::interpolant::KernelInterpolant;
 use crate::engine::parallel::map_indexed;
+use crate::jet::JetOrder;
 use crate::picture::io::is_picture_file;
 use crate::picture::resize::resize_bilinear_aa;
 use crate::rng::Rng;
@@ -255,6 +259,14 @@ impl ImageFolder {
     /// One batch: low-resolution inputs `(B, C, n, n)`, `points` random target pixel centres
     /// per image `(B, P, 2)` and their target values `(B, P, C)`.
     pub fn sample(&self, spec: &BatchSpec, rng: &mut Rng) -> Result<(Tensor, Tensor, Tensor)> {
+        let batch = self.sample_batch(spec, rng, false)?;
+        Ok((batch.images, batch.points, batch.targets))
+    }
+
+    /// [`Self::sample`], and with `derivatives` the target's exact derivatives at the same
+    /// pixels (those of its cubic B-spline interpolant, in unit coordinates), for Sobolev
+    /// training. The random draws are the same either way.
+    pub fn sample_batch(&self, spec: &BatchSpec, rng: &mut Rng, derivatives: bool) -> Result<Batch> {
         let BatchSpec {
             batch,
             crop,
@@ -301,26 +313,92 @@ impl ImageFolder {
                 for &(i, j) in &d.pixels {
                     targets.extend((0..c).map(|ch| high[(ch * m + i) * m + j]));
                 }
-                Ok((input, targets))
+                let exact = match derivatives {
+                    true => Some(pixel_derivatives(high, c, m, &d.pixels)?),
+                    false => None,
+                };
+                Ok((input, targets, exact))
             },
         )?;
         let mut inputs = Vec::with_capacity(batch * c * n * n);
         let mut targets = Vec::with_capacity(batch * points * c);
-        for (input, t) in pairs {
+        let (mut gradient, mut laplacian) = (Vec::new(), Vec::new());
+        for (input, t, exact) in pairs {
             inputs.extend(input);
             targets.extend(t);
+            if let Some((g, l)) = exact {
+                gradient.extend(g);
+                laplacian.extend(l);
+            }
         }
         let coords: Vec<f32> = draws
             .iter()
             .flat_map(|d| &d.pixels)
             .flat_map(|&(i, j)| [(j as f32 + 0.5) / m as f32, (i as f32 + 0.5) / m as f32])
             .collect();
-        Ok((
-            Tensor::from_vec(inputs, (batch, c, n, n), &Device::Cpu)?,
-            Tensor::from_vec(coords, (batch, points, 2), &Device::Cpu)?,
-            Tensor::from_vec(targets, (batch, points, c), &Device::Cpu)?,
-        ))
+        let derivatives = match derivatives {
+            true => Some(TargetDerivatives {
+                gradient: Tensor::from_vec(gradient, (batch, points, c, 2), &Device::Cpu)?,
+                laplacian: Tensor::from_vec(laplacian, (batch, points, c), &Device::Cpu)?,
+                side: m,
+            }),
+            false => None,
+        };
+        Ok(Batch {
+            images: Tensor::from_vec(inputs, (batch, c, n, n), &Device::Cpu)?,
+            points: Tensor::from_vec(coords, (batch, points, 2), &Device::Cpu)?,
+            targets: Tensor::from_vec(targets, (batch, points, c), &Device::Cpu)?,
+            derivatives,
+        })
     }
+}
+
+/// One training batch.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// Low-resolution inputs `(N, C, n, n)`.
+    pub images: Tensor,
+    /// Target pixel centres `(N, P, 2)`.
+    pub points: Tensor,
+    /// Target values there `(N, P, C)`.
+    pub targets: Tensor,
+    pub derivatives: Option<TargetDerivatives>,
+}
+
+/// The target's exact derivatives at a batch's points.
+#[derive(Debug, Clone)]
+pub struct TargetDerivatives {
+    /// `(∂x, ∂y)` in unit coordinates `(N, P, C, 2)`.
+    pub gradient: Tensor,
+    /// `(N, P, C)`.
+    pub laplacian: Tensor,
+    /// The target's side in pixels: the derivative losses divide by it (the gradient) and
+    /// by its square (the Laplacian) to be in intensity units.
+    pub side: usize,
+}
+
+/// The gradient `(P, C, 2)` and Laplacian `(P, C)` of the cubic B-spline interpolant of
+/// `image` `(C, m, m)` at the centres of `pixels` (row, column).
+fn pixel_derivatives(
+    image: Vec<f32>,
+    c: usize,
+    m: usize,
+    pixels: &[(usize, usize)],
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let image = Tensor::from_vec(image, (1, c, m, m), &Device::Cpu)?;
+    let spline = KernelInterpolant::new(KernelKind::Bspline, &image, JetOrder::Laplacian)?;
+    let centre = |k: usize| (k as f32 + 0.5) / m as f32;
+    let coords: Vec<f32> = pixels
+        .iter()
+        .flat_map(|&(i, j)| [centre(j), centre(i)])
+        .collect();
+    let points = Tensor::from_vec(coords, (1, pixels.len(), 2), &Device::Cpu)?;
+    let jet = spline.evaluate(&points)?;
+    let flat = |t: Option<Tensor>| -> Result<Vec<f32>> {
+        let t = t.ok_or_else(|| Error::invalid("jet", "a Laplacian jet is needed"))?;
+        Ok(t.flatten_all()?.to_vec1()?)
+    };
+    Ok((flat(jet.gradient()?)?, flat(jet.laplacian()?)?))
 }
 
 /// The random choices behind one crop of a batch.

@@ -26,7 +26,11 @@ use crate::model::funknn::{FunkNN, PatchNetwork};
 use crate::real::{to_vec, Real};
 use crate::sampler::host::HostImages;
 use crate::sampler::patch::host_points;
+use crate::train::dataset::TargetDerivatives;
 use crate::{Error, Result};
+
+mod sobolev;
+use sobolev::HostSobolev;
 
 /// The L1 loss of one batch and its gradient.
 #[derive(Debug, Clone)]
@@ -36,6 +40,11 @@ pub struct L1Gradients {
     /// The mean absolute error of the model's kernel interpolation alone (the patch centre),
     /// the baseline the model improves on.
     pub interpolation_loss: f32,
+    /// With derivative terms, the mean absolute error of `∇u / side` (the model's, then the
+    /// interpolation's), else 0. `loss` and `interpolation_loss` include it, weighted.
+    pub gradient_loss: [f32; 2],
+    /// The same for `Δu / side²`.
+    pub laplacian_loss: [f32; 2],
     /// The gradient of `loss` by parameter name.
     pub grads: HashMap<String, Tensor>,
 }
@@ -56,6 +65,12 @@ struct Grads {
     abs_error: f64,
     /// The same for the kernel interpolation alone (the patch centre).
     abs_interpolation_error: f64,
+    /// Sums of the derivative terms' absolute errors (normalised by the side), the model's
+    /// and the interpolation's.
+    abs_gradient_error: f64,
+    abs_interpolation_gradient_error: f64,
+    abs_laplacian_error: f64,
+    abs_interpolation_laplacian_error: f64,
 }
 
 fn add_into(a: &mut [Vec<f32>], b: &[Vec<f32>]) {
@@ -81,6 +96,10 @@ impl Grads {
             ws: [0.0; 2],
             abs_error: 0.0,
             abs_interpolation_error: 0.0,
+            abs_gradient_error: 0.0,
+            abs_interpolation_gradient_error: 0.0,
+            abs_laplacian_error: 0.0,
+            abs_interpolation_laplacian_error: 0.0,
         }
     }
 
@@ -124,6 +143,10 @@ impl Grads {
         self.ws = [0.0; 2];
         self.abs_error = 0.0;
         self.abs_interpolation_error = 0.0;
+        self.abs_gradient_error = 0.0;
+        self.abs_interpolation_gradient_error = 0.0;
+        self.abs_laplacian_error = 0.0;
+        self.abs_interpolation_laplacian_error = 0.0;
     }
 
     fn add(&mut self, other: &Grads) {
@@ -138,6 +161,10 @@ impl Grads {
         self.ws[1] += other.ws[1];
         self.abs_error += other.abs_error;
         self.abs_interpolation_error += other.abs_interpolation_error;
+        self.abs_gradient_error += other.abs_gradient_error;
+        self.abs_interpolation_gradient_error += other.abs_interpolation_gradient_error;
+        self.abs_laplacian_error += other.abs_laplacian_error;
+        self.abs_interpolation_laplacian_error += other.abs_interpolation_laplacian_error;
     }
 }
 
@@ -448,6 +475,8 @@ struct Step<'a> {
     /// Whether the first layer sees the patch with its centre subtracted (see
     /// [`export_centred`]).
     centred: bool,
+    /// The derivative terms, if the loss has them (MLP only).
+    sobolev: Option<HostSobolev>,
 }
 
 /// Per-worker buffers, reused across chunks.
@@ -462,6 +491,8 @@ struct Work {
     /// dL/d(layer output) and dL/d(layer input) of the backward pass.
     grad: Vec<f32>,
     next: Vec<f32>,
+    /// The network's input, when it differs from the patch (Sobolev terms).
+    input: Vec<f32>,
 }
 
 impl Step<'_> {
@@ -757,6 +788,51 @@ impl Step<'_> {
 /// channel. Photographs' patches are nearly constant, so the plain inputs are dominated by
 /// their mean; Adam then normalises every first-layer weight by a gradient that is mostly
 /// that mean, and the differences between samples, which carry the detail, barely train.
+/// The derivative (Sobolev) terms of the loss: L1 on `∇u / side` and `Δu / side²` against
+/// the target's exact derivatives, weighted by `gradient_weight` and `laplacian_weight`.
+#[derive(Debug, Clone, Copy)]
+pub struct SobolevLoss<'a> {
+    pub gradient_weight: f64,
+    pub laplacian_weight: f64,
+    pub targets: &'a TargetDerivatives,
+}
+
+impl SobolevLoss<'_> {
+    /// Checks the targets' shapes against `(n, p, c)` and copies them to the host.
+    fn host(&self, n: usize, p: usize, c: usize) -> Result<HostSobolev> {
+        let t = self.targets;
+        for (name, tensor, shape) in [
+            ("target gradient", &t.gradient, vec![n, p, c, 2]),
+            ("target Laplacian", &t.laplacian, vec![n, p, c]),
+        ] {
+            if tensor.dims() != shape.as_slice() {
+                return Err(Error::Shape {
+                    name,
+                    expected: format!("{shape:?}"),
+                    got: tensor.dims().to_vec(),
+                });
+            }
+        }
+        if t.side == 0 {
+            return Err(Error::invalid("target derivatives", "the side is zero"));
+        }
+        let side = t.side as f64;
+        let count = (n * p * c) as f64;
+        Ok(HostSobolev {
+            gradient: to_vec::<f32>(&t.gradient)?,
+            laplacian: to_vec::<f32>(&t.laplacian)?,
+            gradient_scale: (self.gradient_weight / (side * 2.0 * count)) as f32,
+            laplacian_scale: (self.laplacian_weight / (side * side * count)) as f32,
+            inv_side: (1.0 / side) as f32,
+        })
+    }
+
+    /// Whether either term has a weight.
+    pub fn is_active(&self) -> bool {
+        self.gradient_weight != 0.0 || self.laplacian_weight != 0.0
+    }
+}
+
 /// Centring is a linear change of the first layer, so the trained model is an ordinary one.
 pub fn export_centred(weight: &Tensor, channels: usize, patch_size: usize) -> Result<Tensor> {
     let (out, inputs) = weight.dims2()?;
@@ -790,6 +866,7 @@ pub(crate) fn host_l1_gradients(
     targets: &Tensor,
     threads: usize,
     centred: bool,
+    sobolev_loss: Option<&SobolevLoss>,
     workspace: &HostWorkspace,
 ) -> Result<L1Gradients> {
     model.check_images(images)?;
@@ -822,6 +899,16 @@ pub(crate) fn host_l1_gradients(
     let (_, _, height, width) = host.dims();
     let pts = host_points(points, n)?;
     let targets = to_vec::<f32>(targets)?;
+    let sobolev = match sobolev_loss {
+        None => None,
+        Some(_) if !matches!(net, Net::Mlp(_)) => {
+            return Err(Error::invalid(
+                "training",
+                "derivative terms on the graph-free path need an MLP (the CNN takes candle's backprop)",
+            ))
+        }
+        Some(sob) => Some(sob.host(n, p, c)?),
+    };
     let step = Step {
         net: &net,
         activation,
@@ -841,6 +928,7 @@ pub(crate) fn host_l1_gradients(
             .collect(),
         scale: 1.0 / (n * p * c) as f32,
         centred,
+        sobolev,
     };
     let total = n * p;
     // The CNN keeps 64 channels at 81 positions per point and layer: smaller chunks.
@@ -866,7 +954,11 @@ pub(crate) fn host_l1_gradients(
         |work, g, s, k| {
             let start = (s + k * n_slots) * chunk;
             let work = work.1.as_mut().expect("held until dropped");
-            step.chunk(start, chunk.min(total - start), g, work)
+            let len = chunk.min(total - start);
+            match (&step.sobolev, step.net) {
+                (Some(sob), Net::Mlp(layers)) => step.sobolev_chunk(layers, sob, start, len, g, work),
+                _ => step.chunk(start, len, g, work),
+            }
         },
     )?;
     let mut slots = slots.into_iter();
@@ -916,9 +1008,28 @@ pub(crate) fn host_l1_gradients(
         Tensor::from_vec(vec![g.ws[1] as f32], 1, dev)?,
     );
     let count = (n * p * c) as f64;
+    let (mut loss, mut interpolation_loss) = (g.abs_error / count, g.abs_interpolation_error / count);
+    let mut gradient_loss = [0f32; 2];
+    let mut laplacian_loss = [0f32; 2];
+    if let Some(sob) = sobolev_loss {
+        let grad_terms = [g.abs_gradient_error, g.abs_interpolation_gradient_error];
+        let lap_terms = [g.abs_laplacian_error, g.abs_interpolation_laplacian_error];
+        for k in 0..2 {
+            gradient_loss[k] = (grad_terms[k] / (2.0 * count)) as f32;
+            laplacian_loss[k] = (lap_terms[k] / count) as f32;
+        }
+        let weighted = |k: usize| {
+            sob.gradient_weight * gradient_loss[k] as f64
+                + sob.laplacian_weight * laplacian_loss[k] as f64
+        };
+        loss += weighted(0);
+        interpolation_loss += weighted(1);
+    }
     let result = L1Gradients {
-        loss: (g.abs_error / count) as f32,
-        interpolation_loss: (g.abs_interpolation_error / count) as f32,
+        loss: loss as f32,
+        interpolation_loss: interpolation_loss as f32,
+        gradient_loss,
+        laplacian_loss,
         grads: out,
     };
     HostWorkspace::give_back(&workspace.grads, g);

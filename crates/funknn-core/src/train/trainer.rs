@@ -10,13 +10,13 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::fs::{make_readable, replace_dir_atomic, write_atomic};
 use crate::jet::JetOrder;
-use crate::model::funknn::FunkNN;
+use crate::model::funknn::{FunkNN, PatchNetwork};
 use crate::network::init::InitScheme;
 use crate::rng::Rng;
 use crate::sampler::host::HostImages;
 use crate::train::adam::Adam;
 use crate::train::dataset::{BatchSpec, Degradation, ImageFolder, TrainMode};
-pub use crate::train::gradient::{export_centred, L1Gradients};
+pub use crate::train::gradient::{export_centred, L1Gradients, SobolevLoss};
 use crate::train::gradient::{host_l1_gradients, HostWorkspace};
 use crate::{Error, Result};
 
@@ -70,6 +70,12 @@ pub struct TrainConfig {
     /// Random flips and transposes of each crop.
     #[serde(default)]
     pub augment: bool,
+    /// Weight λ₁ of the L1 loss on `∇u / side` against the target's exact gradient (0: off).
+    #[serde(default)]
+    pub gradient_weight: f64,
+    /// Weight λ₂ of the L1 loss on `Δu / side²` against the target's exact Laplacian.
+    #[serde(default)]
+    pub laplacian_weight: f64,
 }
 
 impl Default for TrainConfig {
@@ -93,6 +99,8 @@ impl Default for TrainConfig {
             max_side: 0,
             degradation: Degradation::Target,
             augment: false,
+            gradient_weight: 0.0,
+            laplacian_weight: 0.0,
         }
     }
 }
@@ -117,6 +125,14 @@ impl TrainConfig {
         if !(positive(self.lr) && positive(self.lr_gamma)) {
             return bad("lr and lr_gamma must be positive".into());
         }
+        for (name, w) in [
+            ("gradient weight", self.gradient_weight),
+            ("Laplacian weight", self.laplacian_weight),
+        ] {
+            if !(w.is_finite() && w >= 0.0) {
+                return bad(format!("the {name} must be finite and non-negative, got {w}"));
+            }
+        }
         Ok(())
     }
 
@@ -131,6 +147,11 @@ impl TrainConfig {
             degradation: self.degradation,
             augment: self.augment,
         }
+    }
+
+    /// Whether the loss has derivative (Sobolev) terms.
+    pub fn sobolev(&self) -> bool {
+        self.gradient_weight != 0.0 || self.laplacian_weight != 0.0
     }
 
     /// The learning rate after `step` steps: cosine decay to 0 at `steps`, or PyTorch's
@@ -164,33 +185,58 @@ pub fn l1_gradients(
     targets: &Tensor,
     centred: bool,
 ) -> Result<L1Gradients> {
+    let workspace = HostWorkspace::default();
+    l1_gradients_reusing(model, images, points, targets, centred, None, &workspace)
+}
+
+/// [`l1_gradients`] with derivative terms: the loss adds
+/// `λ₁ · mean |∇u − ∇t| / side + λ₂ · mean |Δu − Δt| / side²`, where `t` is the target's
+/// cubic B-spline interpolant ([`ImageFolder::sample_batch`]). On the CPU in f32 an MLP
+/// runs the graph-free path through its Laplacian jets; otherwise candle's backprop.
+pub fn sobolev_gradients(
+    model: &FunkNN,
+    images: &Tensor,
+    points: &Tensor,
+    targets: &Tensor,
+    sobolev: &SobolevLoss,
+    centred: bool,
+) -> Result<L1Gradients> {
+    let workspace = HostWorkspace::default();
     l1_gradients_reusing(
         model,
         images,
         points,
         targets,
         centred,
-        &HostWorkspace::default(),
+        Some(sobolev),
+        &workspace,
     )
 }
 
-/// [`l1_gradients`] with the graph-free path's buffers kept in `workspace` between calls.
+/// [`l1_gradients`] or [`sobolev_gradients`], with the graph-free path's buffers kept in
+/// `workspace` between calls.
 fn l1_gradients_reusing(
     model: &FunkNN,
     images: &Tensor,
     points: &Tensor,
     targets: &Tensor,
     centred: bool,
+    sobolev: Option<&SobolevLoss>,
     workspace: &HostWorkspace,
 ) -> Result<L1Gradients> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let sobolev = sobolev.filter(|s| s.is_active());
+    let host_network = sobolev.is_none() || matches!(model.network(), PatchNetwork::Mlp(_));
     if images.device().is_cpu()
+        && host_network
         && model
             .parameters()
             .iter()
             .all(|(_, t)| t.dtype() == DType::F32)
     {
-        return host_l1_gradients(model, images, points, targets, threads, centred, workspace);
+        return host_l1_gradients(
+            model, images, points, targets, threads, centred, sobolev, workspace,
+        );
     }
     if centred {
         return Err(Error::invalid(
@@ -198,11 +244,91 @@ fn l1_gradients_reusing(
             "centred patches need an f32 MLP on the CPU",
         ));
     }
+    if let Some(sob) = sobolev {
+        return sobolev_gradients_graph(model, images, points, targets, sob);
+    }
     let (loss, grads) = l1_gradients_graph(model, images, points, targets)?;
     Ok(L1Gradients {
         loss,
         interpolation_loss: interpolation_l1(model, images, points, targets)?,
+        gradient_loss: [0.0; 2],
+        laplacian_loss: [0.0; 2],
         grads,
+    })
+}
+
+/// [`sobolev_gradients`] through candle's backprop, for any network, device and dtype.
+pub fn sobolev_gradients_graph(
+    model: &FunkNN,
+    images: &Tensor,
+    points: &Tensor,
+    targets: &Tensor,
+    sobolev: &SobolevLoss,
+) -> Result<L1Gradients> {
+    let (n, p, _) = points.dims3()?;
+    let c = model.config().channels;
+    let t = sobolev.targets;
+    if t.gradient.dims() != [n, p, c, 2] || t.laplacian.dims() != [n, p, c] || t.side == 0 {
+        return Err(Error::Shape {
+            name: "target derivatives",
+            expected: format!("gradient ({n}, {p}, {c}, 2), Laplacian ({n}, {p}, {c})"),
+            got: t.gradient.dims().to_vec(),
+        });
+    }
+    let count = (n * p * c) as f64;
+    let side = t.side as f64;
+    let dtype = model.parameters()[0].1.dtype();
+    let per_group = (GRAPH_POINTS / p.max(1)).clamp(1, n.max(1));
+    let mut sums = [0f64; 3];
+    let mut out: HashMap<String, Tensor> = HashMap::new();
+    let mean_abs = |a: &Tensor, b: &Tensor, scale: f64| -> Result<Tensor> {
+        Ok(((a - b.to_dtype(dtype)?)?.abs()?.sum_all()? * scale)?)
+    };
+    for start in (0..n).step_by(per_group) {
+        let len = per_group.min(n - start);
+        let jet = model.forward_jet(
+            &images.narrow(0, start, len)?,
+            &points.narrow(0, start, len)?,
+            JetOrder::Laplacian,
+        )?;
+        let gradient = jet.gradient()?.expect("a Laplacian jet has a gradient");
+        let laplacian = jet.laplacian()?.expect("a Laplacian jet has a Laplacian");
+        let terms = [
+            mean_abs(&jet.value()?, &targets.narrow(0, start, len)?, 1.0 / count)?,
+            mean_abs(
+                &gradient,
+                &t.gradient.narrow(0, start, len)?,
+                1.0 / (side * 2.0 * count),
+            )?,
+            mean_abs(
+                &laplacian,
+                &t.laplacian.narrow(0, start, len)?,
+                1.0 / (side * side * count),
+            )?,
+        ];
+        for (sum, term) in sums.iter_mut().zip(&terms) {
+            *sum += term.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        }
+        let share = ((&terms[0] + (&terms[1] * sobolev.gradient_weight)?)?
+            + (&terms[2] * sobolev.laplacian_weight)?)?;
+        let grads = share.backward()?;
+        for (name, t) in model.parameters() {
+            if let Some(g) = grads.get(t) {
+                let g = match out.remove(name) {
+                    Some(acc) => (acc + g)?,
+                    None => g.clone(),
+                };
+                out.insert(name.clone(), g);
+            }
+        }
+    }
+    let loss = sums[0] + sobolev.gradient_weight * sums[1] + sobolev.laplacian_weight * sums[2];
+    Ok(L1Gradients {
+        loss: loss as f32,
+        interpolation_loss: interpolation_l1(model, images, points, targets)?,
+        gradient_loss: [sums[1] as f32, 0.0],
+        laplacian_loss: [sums[2] as f32, 0.0],
+        grads: out,
     })
 }
 
@@ -286,6 +412,8 @@ struct TrainState {
     losses: Vec<f32>,
     #[serde(default)]
     baselines: Vec<f32>,
+    #[serde(default)]
+    derivative_losses: Vec<[f32; 4]>,
     /// Seconds spent in steps so far, across resumes.
     #[serde(default)]
     seconds: f64,
@@ -304,6 +432,7 @@ pub struct Trainer {
     step: usize,
     losses: Vec<f32>,
     baselines: Vec<f32>,
+    derivative_losses: Vec<[f32; 4]>,
     seconds: f64,
     /// The gradient's buffers, reused from step to step.
     workspace: HostWorkspace,
@@ -343,6 +472,7 @@ impl Trainer {
             step: 0,
             losses: Vec::new(),
             baselines: Vec::new(),
+            derivative_losses: Vec::new(),
             seconds: 0.0,
             workspace: HostWorkspace::default(),
         })
@@ -398,6 +528,13 @@ impl Trainer {
         &self.baselines
     }
 
+    /// With derivative terms, for every step taken: the mean absolute error of `∇u / side`
+    /// (the model's, the interpolation's), then of `Δu / side²` (the same two). `losses`
+    /// and `baselines` include them, weighted.
+    pub fn derivative_losses(&self) -> &[[f32; 4]] {
+        &self.derivative_losses
+    }
+
     /// Changes the run's length: more steps to extend it, or the steps already taken to end
     /// it now. Fewer steps than already taken is an error.
     pub fn set_total_steps(&mut self, steps: usize) -> Result<()> {
@@ -423,17 +560,25 @@ impl Trainer {
     pub fn step(&mut self, data: &ImageFolder) -> Result<f32> {
         let started = std::time::Instant::now();
         let c = &self.config;
-        let (images, points, targets) = data.sample(&c.batch_spec(), &mut self.rng)?;
+        let batch = data.sample_batch(&c.batch_spec(), &mut self.rng, c.sobolev())?;
+        let sobolev = batch.derivatives.as_ref().map(|targets| SobolevLoss {
+            gradient_weight: c.gradient_weight,
+            laplacian_weight: c.laplacian_weight,
+            targets,
+        });
         let L1Gradients {
             loss: loss_value,
             interpolation_loss: baseline,
+            gradient_loss,
+            laplacian_loss,
             grads,
         } = l1_gradients_reusing(
             &self.model,
-            &images,
-            &points,
-            &targets,
+            &batch.images,
+            &batch.points,
+            &batch.targets,
             self.centred(),
+            sobolev.as_ref(),
             &self.workspace,
         )?;
         if !loss_value.is_finite() {
@@ -450,6 +595,14 @@ impl Trainer {
         self.step += 1;
         self.losses.push(loss_value);
         self.baselines.push(baseline);
+        if c.sobolev() {
+            self.derivative_losses.push([
+                gradient_loss[0],
+                gradient_loss[1],
+                laplacian_loss[0],
+                laplacian_loss[1],
+            ]);
+        }
         self.seconds += started.elapsed().as_secs_f64();
         Ok(loss_value)
     }
@@ -473,6 +626,7 @@ impl Trainer {
                 rng: self.rng.state(),
                 losses: self.losses.clone(),
                 baselines: self.baselines.clone(),
+                derivative_losses: self.derivative_losses.clone(),
                 seconds: self.seconds,
             };
             let json = serde_json::to_string_pretty(&state).map_err(|error| Error::Config {
@@ -517,6 +671,7 @@ impl Trainer {
         trainer.rng = Rng::from_state(state.rng);
         trainer.losses = state.losses;
         trainer.baselines = state.baselines;
+        trainer.derivative_losses = state.derivative_losses;
         trainer.seconds = state.seconds;
         Ok(trainer)
     }
