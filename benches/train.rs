@@ -1,5 +1,7 @@
 //! One training step (64 images × 512 points, factor mode, 128² crops) for the MLP and the
-//! CNN: forward through the differentiable path, L1 loss, backward, Adam.
+//! CNN: forward through the differentiable path, L1 loss, backward, Adam. Then the smooth
+//! model's step (sine MLP, B-spline kernel) without and with the Sobolev terms on `∇u` and
+//! `Δu` (graph-free through the Laplacian jets).
 //!
 //! `cargo bench -p funknn-benches --bench train`
 
@@ -11,7 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use funknn_benches::{synthetic_training_folder, train_step_config};
 use funknn_core::train::ImageFolder;
 use funknn_core::train::Trainer;
-use funknn_core::Network;
+use funknn_core::{Activation, KernelKind, Network};
 
 fn train_step(c: &mut Criterion) {
     let dir = synthetic_training_folder();
@@ -24,6 +26,15 @@ fn train_step(c: &mut Criterion) {
         g.bench_function(network.as_str(), |b| {
             b.iter(|| trainer.step(&data).expect("step"))
         });
+    }
+    for (name, weights) in [("sin_bspline", 0.0), ("sin_bspline_sobolev", 1.0)] {
+        let mut config = train_step_config(Network::Mlp, 64);
+        config.model.activation = Activation::Sin;
+        config.model.kernel = KernelKind::Bspline;
+        config.gradient_weight = weights;
+        config.laplacian_weight = weights;
+        let mut trainer = Trainer::new(config).expect("trainer");
+        g.bench_function(name, |b| b.iter(|| trainer.step(&data).expect("step")));
     }
     g.finish();
     let _ = std::fs::remove_dir_all(&dir);

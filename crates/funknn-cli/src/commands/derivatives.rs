@@ -66,7 +66,7 @@ pub fn run(args: &DerivativesArgs) -> Result<()> {
         3,
     )?;
     tracing::info!(
-        "wrote {}-gradient.png (|∇u| up to {g_max:.3}) and {}-laplacian.png (Δu within ±{l_range:.3})",
+        "wrote {}-gradient.png (inferno, dark to bright: |∇u| from 0 to {g_max:.3}, its 99.5th percentile) and {}-laplacian.png (blue to red: Δu from −{l_range:.3} to +{l_range:.3}, the 99th percentile of |Δu|; values beyond are clipped)",
         prefix.display(),
         prefix.display()
     );

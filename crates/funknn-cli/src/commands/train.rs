@@ -87,6 +87,17 @@ pub struct TrainArgs {
     /// Random flips and transposes of the crops.
     #[arg(long)]
     pub augment: bool,
+    /// Weight of the L1 loss on the gradient ∇u/side against the target's exact (B-spline)
+    /// gradient: Sobolev training for derivatives (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub gradient_weight: f64,
+    /// Weight of the L1 loss on the Laplacian Δu/side² against the target's exact one.
+    #[arg(long, default_value_t = 0.0)]
+    pub laplacian_weight: f64,
+    /// Start from this model's weights (folder or hub repo id) instead of a fresh
+    /// initialisation; its activation and kernel may differ from the run's.
+    #[arg(long, conflicts_with = "resume")]
+    pub init_from: Option<String>,
     /// Store the final weights as f16.
     #[arg(long)]
     pub f16: bool,
@@ -132,8 +143,18 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             max_side: args.max_side,
             degradation: args.degradation,
             augment: args.augment,
+            gradient_weight: args.gradient_weight,
+            laplacian_weight: args.laplacian_weight,
+            init_from: None,
         };
-        Trainer::new(config)?
+        let mut trainer = Trainer::new(config)?;
+        if let Some(spec) = &args.init_from {
+            let source = crate::models::load_model(Some(spec), &funknn_weights::MLP_PHOTO)?;
+            trainer
+                .warm_start(&source, spec)
+                .with_context(|| format!("starting from {spec}"))?;
+        }
+        trainer
     };
     let config = trainer.config().clone();
     let data = if args.data == Path::new("fashion-mnist") {
@@ -174,7 +195,19 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let loss: f32 = l[from..].iter().sum::<f32>() / (l.len() - from).max(1) as f32;
         let base: f32 = b[from.min(b.len())..].iter().sum();
         let base = base / (b.len().saturating_sub(from)).max(1) as f32;
-        format!("L1 {loss:.4} = {:.3} × {kernel}'s", loss / base)
+        let mut line = format!("L1 {loss:.4} = {:.3} × {kernel}'s", loss / base);
+        let d = t.derivative_losses();
+        if !d.is_empty() {
+            // The derivative terms alone, as fractions of the interpolation's.
+            let from = d.len().saturating_sub(window.max(1));
+            let sum = |k: usize| d[from..].iter().map(|v| v[k] as f64).sum::<f64>();
+            line += &format!(
+                " (∇ {:.3}×, Δ {:.3}×)",
+                sum(0) / sum(1).max(1e-30),
+                sum(2) / sum(3).max(1e-30)
+            );
+        }
+        line
     };
     while !trainer.done() {
         trainer.step(&data)?;
@@ -204,10 +237,18 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         .save_model(&args.output, storage, &command.join(" "))
         .with_context(|| format!("writing the model to {}", args.output.display()))?;
     let baselines = trainer.baselines();
-    let csv: String = std::iter::once("step,l1,interpolation_l1\n".to_string())
+    let derivatives = trainer.derivative_losses();
+    let header = match derivatives.is_empty() {
+        true => "step,l1,interpolation_l1\n",
+        false => "step,l1,interpolation_l1,gradient_l1,interpolation_gradient_l1,laplacian_l1,interpolation_laplacian_l1\n",
+    };
+    let csv: String = std::iter::once(header.to_string())
         .chain(trainer.losses().iter().enumerate().map(|(i, l)| {
             let b = baselines.get(i).map_or(String::new(), |b| b.to_string());
-            format!("{},{l},{b}\n", i + 1)
+            let d = derivatives
+                .get(i)
+                .map_or(String::new(), |d| format!(",{},{},{},{}", d[0], d[1], d[2], d[3]));
+            format!("{},{l},{b}{d}\n", i + 1)
         }))
         .collect();
     write_atomic(&args.output.join("losses.csv"), |tmp| {

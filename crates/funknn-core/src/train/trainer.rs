@@ -76,6 +76,10 @@ pub struct TrainConfig {
     /// Weight λ₂ of the L1 loss on `Δu / side²` against the target's exact Laplacian.
     #[serde(default)]
     pub laplacian_weight: f64,
+    /// The model the weights started from ([`Trainer::warm_start`]), if not a fresh
+    /// initialisation: a record, not read again on resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<String>,
 }
 
 impl Default for TrainConfig {
@@ -101,6 +105,7 @@ impl Default for TrainConfig {
             augment: false,
             gradient_weight: 0.0,
             laplacian_weight: 0.0,
+            init_from: None,
         }
     }
 }
@@ -512,6 +517,54 @@ impl Trainer {
         )
     }
 
+    /// Starts a fresh run from the weights of `source` instead of its initialisation: every
+    /// parameter of this run's architecture is taken from the tensor of the same name and
+    /// shape (ω of a sine network keeps its initial value if `source` has none, e.g. a ReLU
+    /// model warming a sine one). The architecture may differ in activation and kernel:
+    /// fine-tuning a ReLU model into a smooth one. Only before the first step.
+    pub fn warm_start(&mut self, source: &FunkNN, name: &str) -> Result<()> {
+        if self.step != 0 {
+            return Err(Error::invalid(
+                "warm start",
+                format!("the run has taken {} steps already", self.step),
+            ));
+        }
+        let tensors: HashMap<&str, &Tensor> = source
+            .parameters()
+            .iter()
+            .map(|(n, t)| (n.as_str(), t))
+            .collect();
+        let c = &self.config.model;
+        for (param, var) in sorted_vars(&self.varmap)? {
+            let Some(t) = tensors.get(param.as_str()) else {
+                if param.starts_with("w.") {
+                    continue;
+                }
+                return Err(Error::Weights {
+                    path: name.into(),
+                    message: format!("has no {param:?}, which a {} {} model needs", c.network, c.activation),
+                });
+            };
+            if t.dims() != var.as_tensor().dims() {
+                return Err(Error::Weights {
+                    path: name.into(),
+                    message: format!(
+                        "{param:?} has shape {:?}, this run needs {:?}",
+                        t.dims(),
+                        var.as_tensor().dims()
+                    ),
+                });
+            }
+            let mut t = t.to_dtype(DType::F32)?.to_device(&Device::Cpu)?;
+            if param == "MLP.0.weight" && self.centred() {
+                t = import_centred(&t, c.channels, c.patch_size)?;
+            }
+            var.set(&t)?;
+        }
+        self.config.init_from = Some(name.to_owned());
+        Ok(())
+    }
+
     /// Steps taken so far.
     pub fn step_count(&self) -> usize {
         self.step
@@ -694,6 +747,27 @@ impl Trainer {
     }
 }
 
+/// The inverse of [`export_centred`]: the first-layer weight that, on centred patches,
+/// computes what `weight` computes on plain ones.
+fn import_centred(weight: &Tensor, channels: usize, patch_size: usize) -> Result<Tensor> {
+    let (out, inputs) = weight.dims2()?;
+    let ww = patch_size * patch_size;
+    if inputs != channels * ww {
+        return Err(Error::Shape {
+            name: "first-layer weight",
+            expected: format!("(out, {})", channels * ww),
+            got: weight.dims().to_vec(),
+        });
+    }
+    let centre = (patch_size / 2) * patch_size + patch_size / 2;
+    let mut w: Vec<f32> = weight.flatten_all()?.to_vec1()?;
+    for sample in w.chunks_exact_mut(ww) {
+        let others: f32 = sample.iter().sum::<f32>() - sample[centre];
+        sample[centre] += others;
+    }
+    Ok(Tensor::from_vec(w, (out, inputs), weight.device())?)
+}
+
 /// Where a run in `out` keeps its checkpoint.
 pub fn checkpoint_dir(out: &Path) -> PathBuf {
     out.join("checkpoint")
@@ -715,6 +789,22 @@ mod tests {
         let old: TrainConfig = serde_json::from_value(saved).unwrap();
         assert_eq!(old.degradation, Degradation::Crop);
         assert!(!old.augment);
+    }
+
+    /// Importing into centred coordinates and exporting back gives the weight again.
+    #[test]
+    fn centred_import_inverts_export() {
+        let w = Tensor::rand(-1f32, 1., (5, 2 * 9 * 9), &Device::Cpu).unwrap();
+        let back = export_centred(&import_centred(&w, 2, 9).unwrap(), 2, 9).unwrap();
+        let err = (back - &w)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(err < 1e-5, "{err}");
     }
 
     /// Buffers reused from earlier calls, of the same network or of another one, give the
