@@ -620,6 +620,58 @@ fn eval_prints_a_table_where_a_zero_net_equals_its_kernel() {
     );
 }
 
+/// `eval --derivatives`: the table has a row per scale with gradient and Laplacian SNR per
+/// method, and a zero-net B-spline FunkNN scores exactly the B-spline baseline (its skip).
+#[test]
+fn derivative_eval_scores_a_zero_net_as_its_kernel() {
+    let dir = scratch("eval-derivatives");
+    let model = zero_net_model(&dir, funknn_core::KernelKind::Bspline);
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    image::RgbImage::from_fn(70, 60, |x, y| {
+        let v = |a: f32| (128.0 + 90.0 * ((x as f32 * a + y as f32 * 0.4) * 0.3).sin()) as u8;
+        image::Rgb([v(1.0), v(0.6), v(1.4)])
+    })
+    .save(data.join("a.png"))
+    .unwrap();
+    let md = dir.join("derivatives.md");
+    let out = funknn(&[
+        "eval",
+        "--derivatives",
+        "--model",
+        s(&model),
+        "--data",
+        s(&data),
+        "--scales",
+        "2,3",
+        "--markdown",
+        s(&md),
+    ]);
+    ok(&out);
+    let table = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        table.contains("bspline ∇ SNR") && table.contains("keys Δ SNR"),
+        "{table}"
+    );
+    let rows: Vec<&str> = table.lines().filter(|l| l.starts_with("| ×")).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    for row in rows {
+        let cells: Vec<f64> = row
+            .split('|')
+            .filter_map(|c| c.trim().parse().ok())
+            .collect();
+        // funknn ∇, Δ, then bspline, keys, bicubic.
+        assert_eq!(cells.len(), 8, "{row}");
+        assert_eq!(cells[0], cells[2], "{row}");
+        assert_eq!(cells[1], cells[3], "{row}");
+        assert!(cells.iter().all(|v| v.is_finite()), "{row}");
+    }
+    assert!(
+        table.contains("gain over the B-spline: ×2 ∇ +0.00 dB, Δ +0.00 dB"),
+        "{table}"
+    );
+}
+
 /// The committed example picture (public domain, NASA, via scikit-image).
 fn example_picture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples/astronaut-128.png")

@@ -67,10 +67,7 @@ fn values(t: &Tensor) -> Vec<f64> {
 /// The largest difference relative to the largest entry of `b`.
 fn max_rel(a: &[f64], b: &[f64]) -> f64 {
     let scale = b.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-30);
-    a.iter()
-        .zip(b)
-        .fold(0f64, |m, (x, y)| m.max((x - y).abs()))
-        / scale
+    a.iter().zip(b).fold(0f64, |m, (x, y)| m.max((x - y).abs())) / scale
 }
 
 /// The graph-free gradient through the MLP's Laplacian jets equals candle's backprop, for
@@ -79,10 +76,20 @@ fn max_rel(a: &[f64], b: &[f64]) -> f64 {
 fn host_sobolev_gradients_equal_backprop() {
     let pb = problem(DType::F32, 300, 7);
     for (activation, kernel, scheme, points) in [
-        (Activation::Sin, KernelKind::Bspline, InitScheme::Pytorch, 300),
+        (
+            Activation::Sin,
+            KernelKind::Bspline,
+            InitScheme::Pytorch,
+            300,
+        ),
         (Activation::Gelu, KernelKind::Bspline, InitScheme::He, 300),
         (Activation::Silu, KernelKind::Bicubic, InitScheme::He, 300),
-        (Activation::Tanh, KernelKind::CubicConv, InitScheme::Pytorch, 300),
+        (
+            Activation::Tanh,
+            KernelKind::CubicConv,
+            InitScheme::Pytorch,
+            300,
+        ),
         // ReLU: few points, so that no pre-activation sits within f32 noise of the kink.
         (Activation::Relu, KernelKind::Bspline, InitScheme::He, 20),
     ] {
@@ -145,7 +152,8 @@ fn centred_sobolev_gradients_are_the_exported_models() {
     let (model, _) =
         FunkNN::random_with(&config, InitScheme::He, 2, DType::F32, &Device::Cpu).unwrap();
     let sob = loss(&pb, 1.0, 1.0);
-    let centred = sobolev_gradients(&model, &pb.images, &pb.points, &pb.targets, &sob, true).unwrap();
+    let centred =
+        sobolev_gradients(&model, &pb.images, &pb.points, &pb.targets, &sob, true).unwrap();
     let mut tensors: HashMap<String, Tensor> = model
         .parameters()
         .iter()

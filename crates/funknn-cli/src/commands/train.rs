@@ -245,9 +245,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let csv: String = std::iter::once(header.to_string())
         .chain(trainer.losses().iter().enumerate().map(|(i, l)| {
             let b = baselines.get(i).map_or(String::new(), |b| b.to_string());
-            let d = derivatives
-                .get(i)
-                .map_or(String::new(), |d| format!(",{},{},{},{}", d[0], d[1], d[2], d[3]));
+            let d = derivatives.get(i).map_or(String::new(), |d| {
+                format!(",{},{},{},{}", d[0], d[1], d[2], d[3])
+            });
             format!("{},{l},{b}{d}\n", i + 1)
         }))
         .collect();

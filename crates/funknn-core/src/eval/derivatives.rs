@@ -372,13 +372,16 @@ mod tests {
             .iter()
             .map(|(n, t)| {
                 let zeroed = n.starts_with(&format!("MLP.{last}."));
-                let t = if zeroed { t.zeros_like().unwrap() } else { t.clone() };
+                let t = if zeroed {
+                    t.zeros_like().unwrap()
+                } else {
+                    t.clone()
+                };
                 (n.clone(), t)
             })
             .collect();
-        let zero =
-            FunkNN::from_tensors(&config, tensors, DType::F32, &Device::Cpu, Path::new("t"))
-                .unwrap();
+        let zero = FunkNN::from_tensors(&config, tensors, DType::F32, &Device::Cpu, Path::new("t"))
+            .unwrap();
         let (h, w) = (48, 40);
         let image = Cosines::new().image(2, h, w);
         for factor in [2.0, 3.0] {

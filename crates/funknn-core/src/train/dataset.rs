@@ -266,7 +266,12 @@ impl ImageFolder {
     /// [`Self::sample`], and with `derivatives` the target's exact derivatives at the same
     /// pixels (those of its cubic B-spline interpolant, in unit coordinates), for Sobolev
     /// training. The random draws are the same either way.
-    pub fn sample_batch(&self, spec: &BatchSpec, rng: &mut Rng, derivatives: bool) -> Result<Batch> {
+    pub fn sample_batch(
+        &self,
+        spec: &BatchSpec,
+        rng: &mut Rng,
+        derivatives: bool,
+    ) -> Result<Batch> {
         let BatchSpec {
             batch,
             crop,

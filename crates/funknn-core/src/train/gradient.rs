@@ -858,7 +858,9 @@ pub fn export_centred(weight: &Tensor, channels: usize, patch_size: usize) -> Re
 /// The mean absolute error of `model` on `images` `(N, C, H, W)` at `points` `(N, P, 2)`
 /// against `targets` `(N, P, C)`, and its gradient for every parameter that takes part (by
 /// official name), on `threads` workers. With `centred` (MLP only), the first layer sees
-/// centred patches (see [`export_centred`]).
+/// centred patches (see [`export_centred`]); with `sobolev_loss`, the loss has derivative
+/// terms.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn host_l1_gradients(
     model: &FunkNN,
     images: &Tensor,
@@ -901,12 +903,10 @@ pub(crate) fn host_l1_gradients(
     let targets = to_vec::<f32>(targets)?;
     let sobolev = match sobolev_loss {
         None => None,
-        Some(_) if !matches!(net, Net::Mlp(_)) => {
-            return Err(Error::invalid(
-                "training",
-                "derivative terms on the graph-free path need an MLP (the CNN takes candle's backprop)",
-            ))
-        }
+        Some(_) if !matches!(net, Net::Mlp(_)) => return Err(Error::invalid(
+            "training",
+            "derivative terms on the graph-free path need an MLP (the CNN takes candle's backprop)",
+        )),
         Some(sob) => Some(sob.host(n, p, c)?),
     };
     let step = Step {
@@ -956,7 +956,9 @@ pub(crate) fn host_l1_gradients(
             let work = work.1.as_mut().expect("held until dropped");
             let len = chunk.min(total - start);
             match (&step.sobolev, step.net) {
-                (Some(sob), Net::Mlp(layers)) => step.sobolev_chunk(layers, sob, start, len, g, work),
+                (Some(sob), Net::Mlp(layers)) => {
+                    step.sobolev_chunk(layers, sob, start, len, g, work)
+                }
                 _ => step.chunk(start, len, g, work),
             }
         },
@@ -1008,7 +1010,8 @@ pub(crate) fn host_l1_gradients(
         Tensor::from_vec(vec![g.ws[1] as f32], 1, dev)?,
     );
     let count = (n * p * c) as f64;
-    let (mut loss, mut interpolation_loss) = (g.abs_error / count, g.abs_interpolation_error / count);
+    let (mut loss, mut interpolation_loss) =
+        (g.abs_error / count, g.abs_interpolation_error / count);
     let mut gradient_loss = [0f32; 2];
     let mut laplacian_loss = [0f32; 2];
     if let Some(sob) = sobolev_loss {

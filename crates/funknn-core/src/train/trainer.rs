@@ -135,7 +135,9 @@ impl TrainConfig {
             ("Laplacian weight", self.laplacian_weight),
         ] {
             if !(w.is_finite() && w >= 0.0) {
-                return bad(format!("the {name} must be finite and non-negative, got {w}"));
+                return bad(format!(
+                    "the {name} must be finite and non-negative, got {w}"
+                ));
             }
         }
         Ok(())
@@ -542,7 +544,10 @@ impl Trainer {
                 }
                 return Err(Error::Weights {
                     path: name.into(),
-                    message: format!("has no {param:?}, which a {} {} model needs", c.network, c.activation),
+                    message: format!(
+                        "has no {param:?}, which a {} {} model needs",
+                        c.network, c.activation
+                    ),
                 });
             };
             if t.dims() != var.as_tensor().dims() {
@@ -844,7 +849,7 @@ mod tests {
         let workspace = HostWorkspace::default();
         let run = |model: &FunkNN, centred: bool| {
             let reused =
-                l1_gradients_reusing(model, &images, &points, &targets, centred, &workspace);
+                l1_gradients_reusing(model, &images, &points, &targets, centred, None, &workspace);
             let fresh = l1_gradients(model, &images, &points, &targets, centred).unwrap();
             assert_eq!(bits(&reused.unwrap()), bits(&fresh));
         };

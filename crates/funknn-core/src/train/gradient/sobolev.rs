@@ -330,7 +330,10 @@ mod tests {
                 let (_, e1, e2) = rule(activation, z, 1.0);
                 assert!((s1 as f64 - e1).abs() < 1e-5, "{activation} σ′ at {z}");
                 assert!((s2 as f64 - e2).abs() < 1e-5, "{activation} σ″ at {z}");
-                assert!((s3 as f64 - fd3).abs() < 1e-4, "{activation} σ‴ at {z}: {s3} vs {fd3}");
+                assert!(
+                    (s3 as f64 - fd3).abs() < 1e-4,
+                    "{activation} σ‴ at {z}: {s3} vs {fd3}"
+                );
             }
         }
     }
