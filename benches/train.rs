@@ -1,7 +1,7 @@
 //! One training step (64 images × 512 points, factor mode, 128² crops) for the MLP and the
 //! CNN: forward through the differentiable path, L1 loss, backward, Adam. Then the smooth
-//! model's step (sine MLP, B-spline kernel) without and with the Sobolev terms on `∇u` and
-//! `Δu` (graph-free through the Laplacian jets).
+//! models' step (GELU or sine MLP, B-spline kernel) without and with the Sobolev terms on
+//! `∇u` and `Δu` (graph-free through the Laplacian jets).
 //!
 //! `cargo bench -p funknn-benches --bench train`
 
@@ -27,9 +27,14 @@ fn train_step(c: &mut Criterion) {
             b.iter(|| trainer.step(&data).expect("step"))
         });
     }
-    for (name, weights) in [("sin_bspline", 0.0), ("sin_bspline_sobolev", 1.0)] {
+    for (name, activation, weights) in [
+        ("gelu_bspline", Activation::Gelu, 0.0),
+        ("gelu_bspline_sobolev", Activation::Gelu, 1.0),
+        ("sin_bspline", Activation::Sin, 0.0),
+        ("sin_bspline_sobolev", Activation::Sin, 1.0),
+    ] {
         let mut config = train_step_config(Network::Mlp, 64);
-        config.model.activation = Activation::Sin;
+        config.model.activation = activation;
         config.model.kernel = KernelKind::Bspline;
         config.gradient_weight = weights;
         config.laplacian_weight = weights;

@@ -56,12 +56,13 @@ macro_rules! shipped {
 /// The default model of `funknn upsample` and `funknn eval`.
 pub const MLP_PHOTO: ShippedModel = shipped!("funknn-mlp-photo");
 
-/// A smooth model (sine MLP, cubic B-spline kernel) whose second derivatives exist
-/// everywhere: the default model of `funknn derivatives`. Read its card before PDE work.
-pub const SIN_BSPLINE_PHOTO: ShippedModel = shipped!("funknn-sin-bspline-photo");
+/// The smooth model (GELU MLP, cubic B-spline kernel), trained on its derivatives: its
+/// gradient and Laplacian exist everywhere and beat those of plain interpolation. The
+/// default model of `funknn derivatives`; read its card before PDE work.
+pub const GELU_BSPLINE_PHOTO: ShippedModel = shipped!("funknn-gelu-bspline-photo");
 
 /// Every shipped model.
-pub const ALL: [ShippedModel; 2] = [MLP_PHOTO, SIN_BSPLINE_PHOTO];
+pub const ALL: [ShippedModel; 2] = [MLP_PHOTO, GELU_BSPLINE_PHOTO];
 
 #[cfg(test)]
 mod tests {

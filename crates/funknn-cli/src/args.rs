@@ -47,7 +47,7 @@ pub struct SizeArgs {
 pub struct ModelArgs {
     /// Model: a folder (config.json + model.safetensors) or a Hugging Face hub repo id
     /// owner/name (or owner/name@revision) (cached; HF_HUB_OFFLINE=1 reads the cache only); default: the embedded
-    /// funknn-mlp-photo for upsample, funknn-sin-bspline-photo for derivatives (see
+    /// funknn-mlp-photo for upsample, funknn-gelu-bspline-photo for derivatives (see
     /// weights/).
     #[arg(long)]
     pub model: Option<String>,

@@ -7,7 +7,7 @@ use funknn_core::picture::{
     abs_quantile, diverging_rgb, mean_gradient_and_laplacian, render_tiles, sequential_rgb,
 };
 use funknn_core::{EvalOptions, Evaluator, JetOrder};
-use funknn_weights::SIN_BSPLINE_PHOTO;
+use funknn_weights::GELU_BSPLINE_PHOTO;
 
 use crate::args::{ModelArgs, SizeArgs};
 use crate::commands::load_for_rendering;
@@ -31,7 +31,7 @@ pub struct DerivativesArgs {
 pub fn run(args: &DerivativesArgs) -> Result<()> {
     let (input, prefix) = (&args.input, &args.output);
     let (model, image, _, out_h, out_w) =
-        load_for_rendering(input, &args.size, &args.model, &SIN_BSPLINE_PHOTO)?;
+        load_for_rendering(input, &args.size, &args.model, &GELU_BSPLINE_PHOTO)?;
     let evaluator = Evaluator::new(&model, &image, JetOrder::Laplacian, EvalOptions::default())?;
     let mut gradient = Vec::with_capacity(out_h * out_w);
     let mut laplacian = Vec::with_capacity(out_h * out_w);

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use funknn_core::eval::derivatives::evaluate_derivatives_folder;
 use funknn_core::eval::{evaluate_folder, Scale};
 use funknn_core::write_atomic;
-use funknn_weights::{MLP_PHOTO, SIN_BSPLINE_PHOTO};
+use funknn_weights::{MLP_PHOTO, GELU_BSPLINE_PHOTO};
 
 use crate::models::load_model;
 
@@ -15,7 +15,7 @@ use crate::models::load_model;
 #[derive(clap::Args)]
 pub struct EvalArgs {
     /// Model folder or hub repo id owner/name (or owner/name@revision); default: the embedded
-    /// funknn-mlp-photo, or funknn-sin-bspline-photo with --derivatives.
+    /// funknn-mlp-photo, or funknn-gelu-bspline-photo with --derivatives.
     #[arg(long)]
     pub model: Option<String>,
     /// Folder of test pictures (PNG, JPEG, WebP, TIFF or BMP).
@@ -47,7 +47,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
     }
     if args.derivatives {
-        let model = load_model(args.model.as_deref(), &SIN_BSPLINE_PHOTO)?;
+        let model = load_model(args.model.as_deref(), &GELU_BSPLINE_PHOTO)?;
         let table = evaluate_derivatives_folder(&model, data, max_side, &args.scales, |path| {
             tracing::info!("evaluated {}", path.display());
         })
