@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use funknn_core::eval::derivatives::evaluate_derivatives_folder;
 use funknn_core::eval::{evaluate_folder, Scale};
 use funknn_core::write_atomic;
-use funknn_weights::{MLP_PHOTO, GELU_BSPLINE_PHOTO};
+use funknn_weights::{GELU_BSPLINE_PHOTO, MLP_PHOTO};
 
 use crate::models::load_model;
 
