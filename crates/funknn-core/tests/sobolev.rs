@@ -342,3 +342,30 @@ fn batches_with_derivatives_draw_the_same_pairs() {
     assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|v| v.abs() > 1.0));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Derivative targets of the wrong shape are an error naming them, on both paths.
+#[test]
+fn mismatched_derivative_targets_are_clear_errors() {
+    let pb = problem(DType::F32, 10, 1);
+    let config = Config {
+        activation: Activation::Gelu,
+        kernel: KernelKind::Bspline,
+        ..Config::default()
+    };
+    let (model, _) = FunkNN::random(&config, 1, DType::F32, &Device::Cpu).unwrap();
+    let short = TargetDerivatives {
+        gradient: pb.derivatives.gradient.narrow(1, 0, 9).unwrap(),
+        laplacian: pb.derivatives.laplacian.clone(),
+        side: pb.derivatives.side,
+    };
+    let sob = SobolevLoss {
+        gradient_weight: 1.0,
+        laplacian_weight: 1.0,
+        targets: &short,
+    };
+    let host = sobolev_gradients(&model, &pb.images, &pb.points, &pb.targets, &sob, false);
+    let graph = sobolev_gradients_graph(&model, &pb.images, &pb.points, &pb.targets, &sob);
+    for err in [host.unwrap_err(), graph.unwrap_err()] {
+        assert!(err.to_string().contains("target gradient"), "{err}");
+    }
+}

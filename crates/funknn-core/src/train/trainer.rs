@@ -275,12 +275,20 @@ pub fn sobolev_gradients_graph(
     let (n, p, _) = points.dims3()?;
     let c = model.config().channels;
     let t = sobolev.targets;
-    if t.gradient.dims() != [n, p, c, 2] || t.laplacian.dims() != [n, p, c] || t.side == 0 {
-        return Err(Error::Shape {
-            name: "target derivatives",
-            expected: format!("gradient ({n}, {p}, {c}, 2), Laplacian ({n}, {p}, {c})"),
-            got: t.gradient.dims().to_vec(),
-        });
+    for (name, tensor, shape) in [
+        ("target gradient", &t.gradient, vec![n, p, c, 2]),
+        ("target Laplacian", &t.laplacian, vec![n, p, c]),
+    ] {
+        if tensor.dims() != shape.as_slice() {
+            return Err(Error::Shape {
+                name,
+                expected: format!("{shape:?}"),
+                got: tensor.dims().to_vec(),
+            });
+        }
+    }
+    if t.side == 0 {
+        return Err(Error::invalid("target derivatives", "the side is zero"));
     }
     let count = (n * p * c) as f64;
     let side = t.side as f64;
