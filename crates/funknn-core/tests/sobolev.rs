@@ -2,9 +2,12 @@
 //! and exact resumption.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
+use common::{f64s, synthetic_images};
 use funknn_core::network::InitScheme;
 use funknn_core::train::{
     export_centred, sobolev_gradients, sobolev_gradients_graph, sorted_vars, BatchSpec,
@@ -55,19 +58,9 @@ fn loss<'a>(pb: &'a Problem, gradient_weight: f64, laplacian_weight: f64) -> Sob
     }
 }
 
-fn values(t: &Tensor) -> Vec<f64> {
-    t.to_dtype(DType::F64)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap()
-}
-
 /// The largest difference relative to the largest entry of `b`.
-fn max_rel(a: &[f64], b: &[f64]) -> f64 {
-    let scale = b.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-30);
-    a.iter().zip(b).fold(0f64, |m, (x, y)| m.max((x - y).abs())) / scale
+fn max_rel(a: &Tensor, b: &Tensor) -> f64 {
+    common::max_abs_diff(a, b) / common::max_abs(b).max(1e-30)
 }
 
 /// The graph-free gradient through the MLP's Laplacian jets equals candle's backprop, for
@@ -133,7 +126,7 @@ fn host_sobolev_gradients_equal_backprop() {
         host_names.sort();
         assert_eq!(host_names, names, "{what}");
         for name in &names {
-            let err = max_rel(&values(&host.grads[name]), &values(&graph.grads[name]));
+            let err = max_rel(&host.grads[name], &graph.grads[name]);
             assert!(err <= 5e-4, "{what} {name}: {err:e}");
         }
     }
@@ -173,7 +166,7 @@ fn centred_sobolev_gradients_are_the_exported_models() {
         if name == "MLP.0.weight" {
             continue;
         }
-        let err = max_rel(&values(&centred.grads[name]), &values(g));
+        let err = max_rel(&centred.grads[name], g);
         assert!(err <= 5e-4, "{name}: {err:e}");
     }
 }
@@ -232,8 +225,8 @@ fn sobolev_gradients_match_finite_differences() {
                 "ws1" | "ws2" => &[0],
                 _ => continue,
             };
-            let base: Vec<f64> = values(var.as_tensor());
-            let g = values(&grads[&name]);
+            let base: Vec<f64> = f64s(var.as_tensor());
+            let g = f64s(&grads[&name]);
             for &k in entries {
                 let h = 1e-6 * base[k].abs().max(1.0);
                 let at = |delta: f64| {
@@ -258,30 +251,13 @@ fn sobolev_gradients_match_finite_differences() {
     }
 }
 
-fn folder(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("funknn-sobolev-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn synthetic_images(dir: &Path, count: u32) {
-    for k in 0..count {
-        let img = image::RgbImage::from_fn(48, 40, |x, y| {
-            let (x, y) = (x as f32 / 48.0, y as f32 / 40.0);
-            let v = |a: f32, b: f32| (127.0 + 100.0 * (a * x + b * y + k as f32).sin()) as u8;
-            image::Rgb([v(7.0, 3.0), v(2.0, 9.0), v(5.0 + k as f32, 5.0)])
-        });
-        img.save(dir.join(format!("img{k}.png"))).unwrap();
-    }
-}
-
 /// A resumed Sobolev run equals an unbroken one, losses and derivative terms alike.
 #[test]
 fn resumed_sobolev_run_matches_an_unbroken_one() {
-    let dir = folder("resume");
-    synthetic_images(&dir, 3);
-    let data = ImageFolder::open(&dir, 3, 32, 0).unwrap();
+    let scratch = common::scratch("sobolev-resume");
+    let dir = &scratch.0;
+    synthetic_images(dir, 3);
+    let data = ImageFolder::open(dir, 3, 32, 0).unwrap();
     let config = TrainConfig {
         model: Config {
             activation: Activation::Sin,
@@ -318,7 +294,6 @@ fn resumed_sobolev_run_matches_an_unbroken_one() {
     assert_eq!(whole.losses(), resumed.losses(), "the resumed run diverged");
     assert_eq!(whole.derivative_losses().len(), 6);
     assert_eq!(whole.derivative_losses(), resumed.derivative_losses());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Batches with derivatives draw what batches without them draw, and the targets'
@@ -326,21 +301,20 @@ fn resumed_sobolev_run_matches_an_unbroken_one() {
 /// of smooth sinusoids is finite and nonzero, and the gradient has the size of 2π·a few).
 #[test]
 fn batches_with_derivatives_draw_the_same_pairs() {
-    let dir = folder("batch");
-    synthetic_images(&dir, 2);
-    let data = ImageFolder::open(&dir, 3, 32, 0).unwrap();
+    let scratch = common::scratch("sobolev-batch");
+    synthetic_images(&scratch.0, 2);
+    let data = ImageFolder::open(&scratch.0, 3, 32, 0).unwrap();
     let spec = BatchSpec::factor(2, 32, 40);
     let (images, points, targets) = data.sample(&spec, &mut Rng::new(5)).unwrap();
     let batch = data.sample_batch(&spec, &mut Rng::new(5), true).unwrap();
-    assert_eq!(values(&images), values(&batch.images));
-    assert_eq!(values(&points), values(&batch.points));
-    assert_eq!(values(&targets), values(&batch.targets));
+    assert_eq!(f64s(&images), f64s(&batch.images));
+    assert_eq!(f64s(&points), f64s(&batch.points));
+    assert_eq!(f64s(&targets), f64s(&batch.targets));
     let d = batch.derivatives.unwrap();
     assert_eq!(d.gradient.dims(), &[2, 40, 3, 2]);
     assert_eq!(d.laplacian.dims(), &[2, 40, 3]);
-    let g = values(&d.gradient);
+    let g = f64s(&d.gradient);
     assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|v| v.abs() > 1.0));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Derivative targets of the wrong shape are an error naming them, on both paths.

@@ -1,7 +1,10 @@
 //! Training on tiny synthetic data: resume exactness, learning, bad data.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::PathBuf;
+
+use common::synthetic_images;
 use funknn_core::picture::resize_bilinear_aa;
 use funknn_core::train::{BatchSpec, Degradation, ImageFolder, TrainMode};
 use funknn_core::train::{TrainConfig, Trainer};
@@ -12,18 +15,6 @@ fn folder(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Smooth synthetic "photographs": sums of a few sinusoids per channel.
-fn synthetic_images(dir: &Path, count: u32) {
-    for k in 0..count {
-        let img = image::RgbImage::from_fn(48, 40, |x, y| {
-            let (x, y) = (x as f32 / 48.0, y as f32 / 40.0);
-            let v = |a: f32, b: f32| (127.0 + 100.0 * (a * x + b * y + k as f32).sin()) as u8;
-            image::Rgb([v(7.0, 3.0), v(2.0, 9.0), v(5.0 + k as f32, 5.0)])
-        });
-        img.save(dir.join(format!("img{k}.png"))).unwrap();
-    }
 }
 
 fn tiny_config() -> TrainConfig {

@@ -126,6 +126,17 @@ pub fn score_image(
     factor: f64,
 ) -> Result<Vec<DerivativeScores>> {
     let truth = DerivativeTruth::of_image(hr, channels, height, width)?;
+    score_against(model, &truth, hr, factor)
+}
+
+/// [`score_image`] against the truth of `hr`, computed once for all factors.
+fn score_against(
+    model: &FunkNN,
+    truth: &DerivativeTruth,
+    hr: &[f32],
+    factor: f64,
+) -> Result<Vec<DerivativeScores>> {
+    let (channels, height, width) = (truth.channels, truth.height, truth.width);
     let lr_side = |n: usize| ((n as f64 / factor).round() as usize).max(2);
     let (lh, lw) = (lr_side(height), lr_side(width));
     let lr = resize_bilinear_aa(hr, channels, height, width, lh, lw);
@@ -219,10 +230,11 @@ pub fn evaluate_derivatives_folder(
     let mut sums = vec![vec![zero; methods.len()]; factors.len()];
     for path in &paths {
         let (hr, hh, hw) = high_resolution_crop(path, c, max_side)?;
+        let truth = DerivativeTruth::of_image(&hr, c, hh, hw)?;
         for (fi, &factor) in factors.iter().enumerate() {
             for (acc, s) in sums[fi]
                 .iter_mut()
-                .zip(score_image(model, &hr, c, hh, hw, factor)?)
+                .zip(score_against(model, &truth, &hr, factor)?)
             {
                 acc.gradient_snr += s.gradient_snr;
                 acc.laplacian_snr += s.laplacian_snr;

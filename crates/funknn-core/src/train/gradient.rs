@@ -295,30 +295,43 @@ fn dense_backward(
             transposed,
         );
         let x: &[f32] = if l == 0 { input } else { &buf[2 * l - 2] };
-        sgemm(
-            layer.outputs,
-            layer.inputs,
-            len,
-            MatRef::rows(transposed, len),
-            MatRef::rows(x, layer.inputs),
-            &mut g.weight[l],
-            layer.inputs,
-            true,
-        );
-        // dX = dZ · W
-        next.resize(len * layer.inputs, 0.0);
-        sgemm(
-            len,
-            layer.inputs,
-            layer.outputs,
-            MatRef::rows(grad, layer.outputs),
-            MatRef::rows(&layer.weight, layer.inputs),
-            next,
-            layer.inputs,
-            false,
-        );
-        std::mem::swap(grad, next);
+        affine_backward(layer, len, x, transposed, &mut g.weight[l], grad, next);
     }
+}
+
+/// The affine layer's share of the backward pass over `rows` rows: dW += dZᵀ · X (dZᵀ given
+/// row-major in `transposed`), then dX = dZ · W, left in `grad` (`next` is scratch).
+fn affine_backward(
+    layer: &Dense<f32>,
+    rows: usize,
+    x: &[f32],
+    transposed: &[f32],
+    weight_grad: &mut [f32],
+    grad: &mut Vec<f32>,
+    next: &mut Vec<f32>,
+) {
+    sgemm(
+        layer.outputs,
+        layer.inputs,
+        rows,
+        MatRef::rows(transposed, rows),
+        MatRef::rows(x, layer.inputs),
+        weight_grad,
+        layer.inputs,
+        true,
+    );
+    next.resize(rows * layer.inputs, 0.0);
+    sgemm(
+        rows,
+        layer.inputs,
+        layer.outputs,
+        MatRef::rows(grad, layer.outputs),
+        MatRef::rows(&layer.weight, layer.inputs),
+        next,
+        layer.inputs,
+        false,
+    );
+    std::mem::swap(grad, next);
 }
 
 /// One pass over dL/dA `(rows, cols)` of a layer, in blocks of rows that stay in L1: for
@@ -798,8 +811,8 @@ pub struct SobolevLoss<'a> {
 }
 
 impl SobolevLoss<'_> {
-    /// Checks the targets' shapes against `(n, p, c)` and copies them to the host.
-    fn host(&self, n: usize, p: usize, c: usize) -> Result<HostSobolev> {
+    /// Checks the targets' shapes against `n` images of `p` points in `c` channels.
+    pub(crate) fn check(&self, n: usize, p: usize, c: usize) -> Result<()> {
         let t = self.targets;
         for (name, tensor, shape) in [
             ("target gradient", &t.gradient, vec![n, p, c, 2]),
@@ -816,6 +829,13 @@ impl SobolevLoss<'_> {
         if t.side == 0 {
             return Err(Error::invalid("target derivatives", "the side is zero"));
         }
+        Ok(())
+    }
+
+    /// Checks the targets ([`Self::check`]) and copies them to the host.
+    fn host(&self, n: usize, p: usize, c: usize) -> Result<HostSobolev> {
+        self.check(n, p, c)?;
+        let t = self.targets;
         let side = t.side as f64;
         let count = (n * p * c) as f64;
         Ok(HostSobolev {
@@ -835,6 +855,22 @@ impl SobolevLoss<'_> {
 
 /// Centring is a linear change of the first layer, so the trained model is an ordinary one.
 pub fn export_centred(weight: &Tensor, channels: usize, patch_size: usize) -> Result<Tensor> {
+    recentre(weight, channels, patch_size, -1.0)
+}
+
+/// The inverse of [`export_centred`]: the first-layer weight that, on centred patches,
+/// computes what `weight` computes on plain ones (a centred run warm-started from a model).
+pub(crate) fn import_centred(
+    weight: &Tensor,
+    channels: usize,
+    patch_size: usize,
+) -> Result<Tensor> {
+    recentre(weight, channels, patch_size, 1.0)
+}
+
+/// Adds `sign` × the sum of each patch's other weights to its centre weight, per output and
+/// channel: −1 exports centred coordinates, +1 imports them.
+fn recentre(weight: &Tensor, channels: usize, patch_size: usize, sign: f32) -> Result<Tensor> {
     let (out, inputs) = weight.dims2()?;
     let ww = patch_size * patch_size;
     if inputs != channels * ww {
@@ -849,7 +885,7 @@ pub fn export_centred(weight: &Tensor, channels: usize, patch_size: usize) -> Re
     for row in w.chunks_exact_mut(inputs) {
         for sample in row.chunks_exact_mut(ww) {
             let others: f32 = sample.iter().sum::<f32>() - sample[centre];
-            sample[centre] -= others;
+            sample[centre] += sign * others;
         }
     }
     Ok(Tensor::from_vec(w, (out, inputs), weight.device())?.to_dtype(weight.dtype())?)

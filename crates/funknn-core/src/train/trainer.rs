@@ -17,7 +17,7 @@ use crate::sampler::host::HostImages;
 use crate::train::adam::Adam;
 use crate::train::dataset::{BatchSpec, Degradation, ImageFolder, TrainMode};
 pub use crate::train::gradient::{export_centred, L1Gradients, SobolevLoss};
-use crate::train::gradient::{host_l1_gradients, HostWorkspace};
+use crate::train::gradient::{host_l1_gradients, import_centred, HostWorkspace};
 use crate::{Error, Result};
 
 /// Every knob of a training run; saved with each checkpoint and next to the trained model.
@@ -274,22 +274,8 @@ pub fn sobolev_gradients_graph(
 ) -> Result<L1Gradients> {
     let (n, p, _) = points.dims3()?;
     let c = model.config().channels;
+    sobolev.check(n, p, c)?;
     let t = sobolev.targets;
-    for (name, tensor, shape) in [
-        ("target gradient", &t.gradient, vec![n, p, c, 2]),
-        ("target Laplacian", &t.laplacian, vec![n, p, c]),
-    ] {
-        if tensor.dims() != shape.as_slice() {
-            return Err(Error::Shape {
-                name,
-                expected: format!("{shape:?}"),
-                got: tensor.dims().to_vec(),
-            });
-        }
-    }
-    if t.side == 0 {
-        return Err(Error::invalid("target derivatives", "the side is zero"));
-    }
     let count = (n * p * c) as f64;
     let side = t.side as f64;
     let dtype = model.parameters()[0].1.dtype();
@@ -327,15 +313,7 @@ pub fn sobolev_gradients_graph(
         let share = ((&terms[0] + (&terms[1] * sobolev.gradient_weight)?)?
             + (&terms[2] * sobolev.laplacian_weight)?)?;
         let grads = share.backward()?;
-        for (name, t) in model.parameters() {
-            if let Some(g) = grads.get(t) {
-                let g = match out.remove(name) {
-                    Some(acc) => (acc + g)?,
-                    None => g.clone(),
-                };
-                out.insert(name.clone(), g);
-            }
-        }
+        add_parameter_gradients(model, &grads, &mut out)?;
     }
     let loss = sums[0] + sobolev.gradient_weight * sums[1] + sobolev.laplacian_weight * sums[2];
     Ok(L1Gradients {
@@ -375,17 +353,27 @@ pub fn l1_gradients_graph(
         let share = ((value - targets.narrow(0, start, len)?)?.abs()?.sum_all()? / total)?;
         loss_sum += share.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         let grads = share.backward()?;
-        for (name, t) in model.parameters() {
-            if let Some(g) = grads.get(t) {
-                let g = match out.remove(name) {
-                    Some(acc) => (acc + g)?,
-                    None => g.clone(),
-                };
-                out.insert(name.clone(), g);
-            }
-        }
+        add_parameter_gradients(model, &grads, &mut out)?;
     }
     Ok((loss_sum as f32, out))
+}
+
+/// Adds the gradient of every parameter of `model` in `grads` to `out`, by name.
+fn add_parameter_gradients(
+    model: &FunkNN,
+    grads: &candle_core::backprop::GradStore,
+    out: &mut HashMap<String, Tensor>,
+) -> Result<()> {
+    for (name, t) in model.parameters() {
+        if let Some(g) = grads.get(t) {
+            let g = match out.remove(name) {
+                Some(acc) => (acc + g)?,
+                None => g.clone(),
+            };
+            out.insert(name.clone(), g);
+        }
+    }
+    Ok(())
 }
 
 /// Points per backward pass of [`l1_gradients_graph`].
@@ -758,27 +746,6 @@ impl Trainer {
             std::fs::write(tmp, text.as_bytes()).map_err(|e| Error::io(tmp, e))
         })
     }
-}
-
-/// The inverse of [`export_centred`]: the first-layer weight that, on centred patches,
-/// computes what `weight` computes on plain ones.
-fn import_centred(weight: &Tensor, channels: usize, patch_size: usize) -> Result<Tensor> {
-    let (out, inputs) = weight.dims2()?;
-    let ww = patch_size * patch_size;
-    if inputs != channels * ww {
-        return Err(Error::Shape {
-            name: "first-layer weight",
-            expected: format!("(out, {})", channels * ww),
-            got: weight.dims().to_vec(),
-        });
-    }
-    let centre = (patch_size / 2) * patch_size + patch_size / 2;
-    let mut w: Vec<f32> = weight.flatten_all()?.to_vec1()?;
-    for sample in w.chunks_exact_mut(ww) {
-        let others: f32 = sample.iter().sum::<f32>() - sample[centre];
-        sample[centre] += others;
-    }
-    Ok(Tensor::from_vec(w, (out, inputs), weight.device())?)
 }
 
 /// Where a run in `out` keeps its checkpoint.

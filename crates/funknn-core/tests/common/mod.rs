@@ -75,3 +75,16 @@ pub fn scratch(name: &str) -> Scratch {
     std::fs::create_dir_all(&dir).unwrap();
     Scratch(dir)
 }
+
+/// Smooth synthetic "photographs" for training tests: `count` 48×40 RGB sums of a few
+/// sinusoids per channel, saved as PNGs in `dir`.
+pub fn synthetic_images(dir: &std::path::Path, count: u32) {
+    for k in 0..count {
+        let img = image::RgbImage::from_fn(48, 40, |x, y| {
+            let (x, y) = (x as f32 / 48.0, y as f32 / 40.0);
+            let v = |a: f32, b: f32| (127.0 + 100.0 * (a * x + b * y + k as f32).sin()) as u8;
+            image::Rgb([v(7.0, 3.0), v(2.0, 9.0), v(5.0 + k as f32, 5.0)])
+        });
+        img.save(dir.join(format!("img{k}.png"))).unwrap();
+    }
+}

@@ -16,7 +16,7 @@ use crate::engine::sgemm::{sgemm, MatRef};
 use crate::real::Real;
 use crate::Result;
 
-use super::{finish_dz, Grads, Step, Work};
+use super::{affine_backward, finish_dz, Grads, Step, Work};
 
 /// The derivative targets of one batch on the host, with their loss weights.
 pub(super) struct HostSobolev {
@@ -172,28 +172,7 @@ fn jet_backward(
         let mut unused = vec![0f32; f];
         finish_dz(grad, None, rows, f, &mut unused, transposed);
         let x: &[f32] = if l == 0 { input } else { &buf[2 * l - 2] };
-        sgemm(
-            f,
-            layer.inputs,
-            rows,
-            MatRef::rows(transposed, rows),
-            MatRef::rows(x, layer.inputs),
-            &mut g.weight[l],
-            layer.inputs,
-            true,
-        );
-        next.resize(rows * layer.inputs, 0.0);
-        sgemm(
-            rows,
-            layer.inputs,
-            f,
-            MatRef::rows(grad, f),
-            MatRef::rows(&layer.weight, layer.inputs),
-            next,
-            layer.inputs,
-            false,
-        );
-        std::mem::swap(grad, next);
+        affine_backward(layer, rows, x, transposed, &mut g.weight[l], grad, next);
     }
 }
 
