@@ -58,6 +58,12 @@ enum Command {
     /// Score a generator: reconstruction SNR and test likelihood on held-out images and, with
     /// a FunkNN, scale consistency (the Fréchet distance is not implemented yet).
     EvalGenerator(commands::eval_generator::EvalGeneratorArgs),
+    /// Inverse problems with the generative prior: limited-view CT, images from their
+    /// gradients or from their Laplacian (Poisson), and classical baselines for the latter.
+    Solve(commands::solve::SolveArgs),
+    /// Simulate derivative observations of an image (exact derivatives of its B-spline
+    /// interpolant) for `funknn solve gradient|poisson`.
+    Simulate(commands::simulate::SimulateArgs),
     /// Train the small Fashion-MNIST classifier whose features give eval-generator its
     /// Fréchet distance (a few minutes on a CPU).
     TrainClassifier(commands::train_classifier::TrainClassifierArgs),
@@ -90,5 +96,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::TrainGenerator(args) => commands::train_generator::run(&args),
         Command::EvalGenerator(args) => commands::eval_generator::run(&args),
         Command::TrainClassifier(args) => commands::train_classifier::run(&args),
+        Command::Solve(args) => commands::solve::run(&args),
+        Command::Simulate(args) => commands::simulate::run(&args),
     }
 }

@@ -11,7 +11,7 @@ use candle_nn::VarBuilder;
 use funknn_core::hub::HubOptions;
 use serde::{Deserialize, Serialize};
 
-use crate::autoencoder::{Autoencoder, AutoencoderConfig};
+use crate::autoencoder::{Autoencoder, AutoencoderConfig, Decoder};
 use crate::flow::{FlowConfig, RealNvp};
 use crate::folder::{parse_folder, read_folder, write_folder, CONFIG_FILE, WEIGHTS_FILE};
 use crate::{Error, Result};
@@ -166,6 +166,35 @@ impl Generator {
             },
             varmap,
         ))
+    }
+
+    /// A copy of the decoder whose weights are candle [`Var`](candle_core::Var)s set to this
+    /// generator's: what an inverse-problem solver fine-tunes with the latent fixed (the
+    /// paper's second phase), leaving `self` untouched. The variables come in name order.
+    pub fn trainable_decoder(&self) -> Result<(Decoder, Vec<(String, candle_core::Var)>)> {
+        let varmap = candle_nn::VarMap::new();
+        let first = self
+            .tensors
+            .values()
+            .next()
+            .ok_or_else(|| Error::invalid("generator", "it holds no tensors"))?;
+        let (dtype, device) = (first.dtype(), first.device().clone());
+        let vb = VarBuilder::from_varmap(&varmap, dtype, &device);
+        let decoder = Decoder::new(&self.config.autoencoder, vb.pp("decoder"))?;
+        let vars = varmap
+            .data()
+            .lock()
+            .map_err(|_| Error::invalid("generator", "the decoder's variables are poisoned"))?
+            .clone();
+        let mut named: Vec<(String, candle_core::Var)> = vars.into_iter().collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, var) in &named {
+            let t = self.tensors.get(name).ok_or_else(|| {
+                Error::invalid("generator", format!("no tensor {name} for the decoder"))
+            })?;
+            var.set(&t.to_dtype(dtype)?)?;
+        }
+        Ok((decoder, named))
     }
 
     pub fn config(&self) -> &GeneratorConfig {

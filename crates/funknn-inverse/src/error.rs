@@ -45,6 +45,9 @@ pub enum Error {
     /// An error from funknn-core (evaluating a continuous image).
     #[error(transparent)]
     Core(#[from] funknn_core::Error),
+    /// An error from funknn-gen (the generative prior).
+    #[error(transparent)]
+    Gen(#[from] funknn_gen::Error),
 }
 
 /// The crate's result type.

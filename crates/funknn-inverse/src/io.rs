@@ -11,7 +11,7 @@ use crate::geometry::{ImageGrid, ParallelGeometry};
 use crate::{Error, Result};
 
 /// Writes `bytes` to `path` atomically (funknn-core's temporary file and rename).
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     funknn_core::write_atomic(path, |tmp| {
         std::fs::write(tmp, bytes).map_err(|e| funknn_core::Error::Invalid {
             what: "output",
@@ -21,23 +21,23 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn is_safetensors(path: &Path) -> bool {
+pub(crate) fn is_safetensors(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
 }
 
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
+pub(crate) fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn format_error(path: &Path, message: impl Into<String>) -> Error {
+pub(crate) fn format_error(path: &Path, message: impl Into<String>) -> Error {
     Error::Format {
         path: path.to_path_buf(),
         message: message.into(),
     }
 }
 
-fn read_f32(path: &Path, st: &SafeTensors, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+pub(crate) fn read_f32(path: &Path, st: &SafeTensors, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
     let t = st
         .tensor(name)
         .map_err(|_| format_error(path, format!("no tensor named \"{name}\"")))?;

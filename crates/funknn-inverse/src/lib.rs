@@ -29,9 +29,11 @@ pub mod function;
 pub mod geometry;
 pub mod io;
 pub mod metrics;
+pub mod observation;
 pub mod operator;
 mod parallel;
 pub mod phantom;
+pub mod prior;
 pub mod quadrature;
 pub mod ray_transform;
 pub mod reconstruct;
@@ -41,10 +43,22 @@ pub use error::{Error, Result};
 pub use function::{CoreImage, FnImage, PlaneFunction};
 pub use geometry::{ImageGrid, ParallelGeometry};
 pub use metrics::{psnr, snr, ssim};
-pub use operator::{operator_norm, Gradient, LinearOperator, Scaled, Stacked};
-pub use phantom::{add_noise, Ellipse, EllipsesConfig, Phantom, Rendering};
+pub use operator::{
+    operator_norm, Gradient, LinearOperator, PointOperator, PointQuantity, Scaled, Stacked,
+};
+pub use observation::{
+    simulate_gradient, simulate_poisson, GradientObservations, PoissonObservations, PoissonSampling,
+};
+pub use phantom::{add_noise, Ellipse, EllipsesConfig, ImagePhantom, Phantom, Rendering};
+pub use prior::{
+    CtForward, ForwardModel, GradientForward, Phase, PoissonForward, PriorSolution, PriorSolver,
+    PriorSolverConfig, SolverStep,
+};
 pub use ray_transform::{
     Interpolation, MeshFreeConfig, MeshFreeTransform, RayTransform, RayTransformOp,
 };
-pub use reconstruct::{tv_reconstruct, Fbp, FbpConfig, Filter, TvConfig, TvReport};
+pub use reconstruct::{
+    tikhonov_reconstruct, tv_reconstruct, zero_border_mean, Fbp, FbpConfig, Filter, TikhonovConfig,
+    TvConfig, TvReport,
+};
 pub use scalar::Scalar;

@@ -8,7 +8,8 @@ use anyhow::{bail, Context, Result};
 use funknn_inverse::io::{load_image, save_image, BitDepth, Sinogram};
 use funknn_inverse::{
     add_noise, psnr, snr, ssim, tv_reconstruct, EllipsesConfig, Fbp, FbpConfig, Filter, ImageGrid,
-    Interpolation, ParallelGeometry, Phantom, RayTransform, Rendering, TvConfig,
+    ImagePhantom, Interpolation, MeshFreeConfig, ParallelGeometry, Phantom, RayTransform, Rendering,
+    TvConfig,
 };
 
 /// Computed tomography: simulate sinograms of phantoms, reconstruct images from sinograms.
@@ -66,6 +67,11 @@ struct SimulateArgs {
     /// The phantom.
     #[arg(long, value_enum, default_value = "shepp-logan")]
     phantom: PhantomKind,
+    /// Instead of a phantom, the cubic B-spline interpolant of this grey image (a picture or
+    /// .safetensors): its sinogram by quadrature along the rays (mesh-free, no grid of the
+    /// working size), and --truth-out its values at the pixel centres of --size.
+    #[arg(long, conflicts_with = "phantom")]
+    image: Option<PathBuf>,
     /// Seed of the random ellipses and of the noise.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -145,14 +151,14 @@ pub fn run(args: &CtArgs) -> Result<()> {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum Depth {
+pub(super) enum Depth {
     #[value(name = "8")]
     Eight,
     #[value(name = "16")]
     Sixteen,
 }
 
-fn depth(d: Depth) -> BitDepth {
+pub(super) fn depth(d: Depth) -> BitDepth {
     match d {
         Depth::Eight => BitDepth::Eight,
         Depth::Sixteen => BitDepth::Sixteen,
@@ -166,7 +172,7 @@ fn has_extension(path: &Path, exts: &[&str]) -> bool {
 }
 
 /// Output names are checked before any work, so a typo costs nothing and writes nothing.
-fn check_image_output(path: &Path) -> Result<()> {
+pub(super) fn check_image_output(path: &Path) -> Result<()> {
     if !has_extension(path, &["safetensors"]) {
         funknn_core::picture::PictureFormat::from_path(path).with_context(|| {
             format!(
@@ -192,26 +198,37 @@ fn simulate(a: &SimulateArgs) -> Result<()> {
     let geometry =
         ParallelGeometry::uniform(a.angles, a.angle_range, a.detectors.unwrap_or(a.size))
             .context("geometry")?;
-    let phantom = match a.phantom {
-        PhantomKind::SheppLogan => Phantom::shepp_logan(),
-        PhantomKind::Ellipses => Phantom::random_ellipses(&EllipsesConfig::default(), a.seed)?,
+    let (sinogram, truth) = match &a.image {
+        Some(path) => {
+            let (g, pixels) = load_image(path)?;
+            let image = ImagePhantom::new(&pixels, 1, g.height, g.width)
+                .with_context(|| format!("{}", path.display()))?;
+            let truth = match &a.truth_out {
+                Some(_) => Some(image.render(&grid)?),
+                None => None,
+            };
+            (image.sinogram(&geometry, MeshFreeConfig::default())?, truth)
+        }
+        None => {
+            let phantom = match a.phantom {
+                PhantomKind::SheppLogan => Phantom::shepp_logan(),
+                PhantomKind::Ellipses => {
+                    Phantom::random_ellipses(&EllipsesConfig::default(), a.seed)?
+                }
+            };
+            let truth = a
+                .truth_out
+                .as_ref()
+                .map(|_| phantom.render(&grid, Rendering::PixelAverage));
+            (phantom.sinogram(&geometry), truth)
+        }
     };
-    let mut data: Vec<f32> = phantom
-        .sinogram(&geometry)
-        .iter()
-        .map(|&v| v as f32)
-        .collect();
+    let mut data: Vec<f32> = sinogram.iter().map(|&v| v as f32).collect();
     if let Some(snr_db) = a.noise_snr {
         // The noise seed differs from the phantom's so that both can vary independently.
         add_noise(&mut data, snr_db, a.seed.wrapping_add(0x5eed)).context("--noise-snr")?;
     }
-    let truth: Option<Vec<f32>> = a.truth_out.as_ref().map(|_| {
-        phantom
-            .render(&grid, Rendering::PixelAverage)
-            .iter()
-            .map(|&v| v as f32)
-            .collect()
-    });
+    let truth: Option<Vec<f32>> = truth.map(|t| t.iter().map(|&v| v as f32).collect());
     Sinogram::new(geometry.clone(), data)?.save(&a.output)?;
     if let (Some(path), Some(truth)) = (&a.truth_out, truth) {
         save_image(path, &truth, &grid, depth(a.bit_depth))?;

@@ -7,6 +7,8 @@ pub mod eval_generator;
 pub mod import;
 pub mod points;
 pub mod sample;
+pub mod simulate;
+pub mod solve;
 pub mod train;
 pub mod train_classifier;
 pub mod train_generator;

@@ -4,12 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use candle_core::{DType, Device};
-use funknn_core::hub::HubOptions;
 use funknn_core::picture::{output_size, write_picture, BitDepth, Raster, WriteOptions};
-use funknn_gen::{standard_normal, FunctionalGenerator, Generator, LatentPrior};
+use funknn_gen::{standard_normal, FunctionalGenerator, LatentPrior};
 
-use crate::models::load_model;
+use crate::models::{load_generator, load_model};
 use crate::progress;
 
 /// The options of `funknn sample`.
@@ -66,14 +64,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     if let Some(grid) = &args.grid {
         funknn_core::picture::PictureFormat::from_path(grid)?;
     }
-    let hub = HubOptions::from_env();
-    let generator = match &args.generator {
-        Some(spec) => Generator::load_from(spec, &hub, DType::F32, &Device::Cpu)
-            .with_context(|| format!("loading generator {spec}"))?,
-        None => funknn_weights_fashion::GEN_FASHION
-            .load(DType::F32, &Device::Cpu)
-            .context("loading the embedded generator funknn-gen-fashion")?,
-    };
+    let generator = load_generator(args.generator.as_deref())?;
     let r = generator.config().autoencoder.resolution;
     let temperature = args
         .temperature

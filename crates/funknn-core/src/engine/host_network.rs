@@ -100,6 +100,38 @@ fn activate<T: Real>(
     }
 }
 
+/// `(σ′, σ″, σ‴)` of the activations other than the sine (whose ω is handled apart).
+#[inline(always)]
+pub(crate) fn rule3(activation: Activation, z: f32) -> (f32, f32, f32) {
+    match activation {
+        Activation::Relu => (if z > 0.0 { 1.0 } else { 0.0 }, 0.0, 0.0),
+        Activation::Sin => {
+            let (s, c) = z.sin_cos();
+            (c, -s, -c)
+        }
+        Activation::Tanh => {
+            let t = z.tanh();
+            let d1 = 1.0 - t * t;
+            (d1, -2.0 * t * d1, d1 * (4.0 * t * t - 2.0 * d1))
+        }
+        Activation::Silu => {
+            let s = 1.0 / (1.0 + (-z).exp());
+            let om = 1.0 - s;
+            let m = 1.0 - 2.0 * s;
+            (
+                s * (1.0 + z * om),
+                s * om * (2.0 + z * m),
+                s * om * (3.0 * m + z * (m * m - 2.0 * s * om)),
+            )
+        }
+        Activation::Gelu => {
+            let (_, d1, d2) = rule(Activation::Gelu, z, 1.0);
+            let pdf = 0.398_942_3_f32 * (-(0.5 * z * z)).exp();
+            (d1, d2, z * pdf * (z * z - 4.0))
+        }
+    }
+}
+
 /// `(σ(z), σ′(z), σ″(z))` of `activation`; `omega` scales the sine's argument.
 #[inline(always)]
 pub(crate) fn rule<T: Real>(activation: Activation, z: T, omega: T) -> (T, T, T) {

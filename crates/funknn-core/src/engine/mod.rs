@@ -4,6 +4,7 @@
 
 pub(crate) mod ensemble;
 pub(crate) mod evaluator;
+pub(crate) mod frozen_jet;
 pub(crate) mod host_network;
 pub(crate) mod interpolant;
 pub(crate) mod parallel;

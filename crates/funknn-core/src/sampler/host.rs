@@ -36,6 +36,25 @@ impl<T: Real> HostImages<T> {
         Ok(HostImages { data, n, c, h, w })
     }
 
+    /// From prepared images given as a flat `(N, C, H, W)` slice.
+    pub(crate) fn from_nchw(data: &[T], (n, c, h, w): (usize, usize, usize, usize)) -> Result<Self> {
+        if data.len() != n * c * h * w {
+            return Err(Error::invalid(
+                "images",
+                format!("{} values for ({n}, {c}, {h}, {w})", data.len()),
+            ));
+        }
+        let mut out = vec![T::ZERO; data.len()];
+        for img in 0..n {
+            for ch in 0..c {
+                for p in 0..h * w {
+                    out[(img * h * w + p) * c + ch] = data[(img * c + ch) * h * w + p];
+                }
+            }
+        }
+        Ok(HostImages { data: out, n, c, h, w })
+    }
+
     pub fn dims(&self) -> (usize, usize, usize, usize) {
         (self.n, self.c, self.h, self.w)
     }
@@ -235,6 +254,97 @@ pub(crate) fn sample_host_parts<T: Real>(
                                 *o += wt * v;
                             }
                         }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The adjoint of [`sample_host`] with respect to the images: adds to `grad` (`(N, H, W, C)`
+/// flat, the layout of [`HostImages`]) what patch-jet gradients `patch_grad`
+/// `(K, P, C, w, w)` at `points` contribute to each pixel. Exactly the transpose of the
+/// sampler (a test holds ⟨S x, y⟩ = ⟨x, Sᵀ y⟩).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sample_host_adjoint<T: Real>(
+    kernel: KernelKind,
+    patch_size: usize,
+    (deltas_x, deltas_y): (&[f64], &[f64]),
+    (n, c, h, w): (usize, usize, usize, usize),
+    points: &[(usize, f64, f64)],
+    ws: (f64, f64),
+    order: JetOrder,
+    patch_grad: &[T],
+    grad: &mut [T],
+) -> Result<()> {
+    let terms = part_terms(order);
+    let degree = order.degree();
+    let ps = patch_size;
+    let (_, ntaps) = kernel.taps();
+    let d = degree + 1;
+    let p = points.len();
+    if patch_grad.len() != terms.len() * p * c * ps * ps || grad.len() != n * h * w * c {
+        return Err(Error::invalid(
+            "sampler adjoint",
+            "buffer sizes do not match the points and images",
+        ));
+    }
+    let mut tx = AxisTaps::<T> {
+        first: Vec::new(),
+        weights: Vec::new(),
+    };
+    let mut ty = AxisTaps::<T> {
+        first: Vec::new(),
+        weights: Vec::new(),
+    };
+    // cols[(dx, r, ch, q)]: the adjoint of the row contraction, then scattered along rows.
+    let mut cols: Vec<T> = Vec::new();
+    for (pi, &(img, x, y)) in points.iter().enumerate() {
+        if img >= n {
+            return Err(Error::invalid(
+                "points",
+                format!("image index {img} out of range"),
+            ));
+        }
+        axis_taps(kernel, x, w, ws.0, deltas_x, degree, &mut tx);
+        axis_taps(kernel, y, h, ws.1, deltas_y, degree, &mut ty);
+        let r_lo = *ty.first.iter().min().unwrap_or(&0);
+        let r_hi = *ty.first.iter().max().unwrap_or(&0) + ntaps as i64;
+        let rows = (r_hi - r_lo) as usize;
+        cols.clear();
+        cols.resize(d * rows * c * ps, T::ZERO);
+        for (k, part_terms) in terms.iter().enumerate() {
+            let g_point = &patch_grad[(k * p + pi) * c * ps * ps..][..c * ps * ps];
+            for &(dy, dx) in part_terms.iter() {
+                for i in 0..ps {
+                    let wts = &ty.weights[(i * d + dy) * ntaps..][..ntaps];
+                    let r0 = (ty.first[i] - r_lo) as usize;
+                    for ch in 0..c {
+                        let src = &g_point[(ch * ps + i) * ps..][..ps];
+                        for (j, &wt) in wts.iter().enumerate() {
+                            let dst = &mut cols[((dx * rows + r0 + j) * c + ch) * ps..][..ps];
+                            for (o, &v) in dst.iter_mut().zip(src) {
+                                *o += wt * v;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let img_base = img * h * w * c;
+        for r in 0..rows {
+            let row_base = img_base + reflect_index(r_lo + r as i64, h) * w * c;
+            for q in 0..ps {
+                for tap in 0..ntaps {
+                    let col = reflect_index(tx.first[q] + tap as i64, w);
+                    for ch in 0..c {
+                        let mut acc = T::ZERO;
+                        for o in 0..d {
+                            acc += tx.weights[(q * d + o) * ntaps + tap]
+                                * cols[((o * rows + r) * c + ch) * ps + q];
+                        }
+                        grad[row_base + col * c + ch] += acc;
                     }
                 }
             }

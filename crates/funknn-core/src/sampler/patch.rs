@@ -359,7 +359,7 @@ impl PatchSampler {
         )
     }
 
-    fn receptive_field_values(&self) -> Result<(f64, f64)> {
+    pub(crate) fn receptive_field_values(&self) -> Result<(f64, f64)> {
         let ws1 = self.ws1.to_dtype(DType::F64)?.to_vec1::<f64>()?[0];
         let ws2 = self.ws2.to_dtype(DType::F64)?.to_vec1::<f64>()?[0];
         if !ws1.is_finite() || !ws2.is_finite() || ws1.abs() > 1e3 || ws2.abs() > 1e3 {

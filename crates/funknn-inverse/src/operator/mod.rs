@@ -5,10 +5,12 @@
 mod combinators;
 mod gradient;
 mod norm;
+mod points;
 
 pub use combinators::{Scaled, Stacked};
 pub use gradient::Gradient;
 pub use norm::operator_norm;
+pub use points::{PointOperator, PointQuantity};
 
 use crate::error::check_len;
 use crate::{Result, Scalar};

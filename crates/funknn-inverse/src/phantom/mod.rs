@@ -3,11 +3,13 @@
 //! closed form of an ellipse's line integral (no inverse crime).
 
 mod ellipse;
+mod image;
 mod noise;
 mod random;
 mod shepp_logan;
 
 pub use ellipse::Ellipse;
+pub use image::ImagePhantom;
 pub use noise::add_noise;
 pub use random::EllipsesConfig;
 

@@ -1,7 +1,10 @@
-//! The classical reconstructions: filtered back-projection and TV-regularised least squares.
+//! The classical reconstructions: filtered back-projection, TV- and Tikhonov-regularised
+//! least squares.
 
 mod fbp;
+mod tikhonov;
 mod tv;
 
 pub use fbp::{Fbp, FbpConfig, Filter};
 pub use tv::{tv_reconstruct, TvConfig, TvReport};
+pub use tikhonov::{tikhonov_reconstruct, zero_border_mean, TikhonovConfig};

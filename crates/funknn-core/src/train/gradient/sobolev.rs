@@ -11,7 +11,7 @@
 //! `∂xx, ∂xy, ∂yy` and the third derivatives of the Laplacian directly.
 
 use crate::config::Activation;
-use crate::engine::host_network::{rule, Dense};
+use crate::engine::host_network::{rule, rule3, Dense};
 use crate::engine::sgemm::{sgemm, MatRef};
 use crate::real::Real;
 use crate::Result;
@@ -32,37 +32,6 @@ pub(super) struct HostSobolev {
     pub inv_side: f32,
 }
 
-/// `(σ′, σ″, σ‴)` of the activations other than the sine (whose ω is handled apart).
-#[inline(always)]
-fn rule3(activation: Activation, z: f32) -> (f32, f32, f32) {
-    match activation {
-        Activation::Relu => (if z > 0.0 { 1.0 } else { 0.0 }, 0.0, 0.0),
-        Activation::Sin => {
-            let (s, c) = z.sin_cos();
-            (c, -s, -c)
-        }
-        Activation::Tanh => {
-            let t = z.tanh();
-            let d1 = 1.0 - t * t;
-            (d1, -2.0 * t * d1, d1 * (4.0 * t * t - 2.0 * d1))
-        }
-        Activation::Silu => {
-            let s = 1.0 / (1.0 + (-z).exp());
-            let om = 1.0 - s;
-            let m = 1.0 - 2.0 * s;
-            (
-                s * (1.0 + z * om),
-                s * om * (2.0 + z * m),
-                s * om * (3.0 * m + z * (m * m - 2.0 * s * om)),
-            )
-        }
-        Activation::Gelu => {
-            let (_, d1, d2) = rule(Activation::Gelu, z, 1.0);
-            let pdf = 0.398_942_3_f32 * (-(0.5 * z * z)).exp();
-            (d1, d2, z * pdf * (z * z - 4.0))
-        }
-    }
-}
 
 /// The layers on the Laplacian jets of `input` `(4·len, in)`: `buf[2l]` the parts of layer
 /// l's output, `buf[2l+1]` those of its pre-activation (hidden layers).

@@ -1,0 +1,89 @@
+//! `FunkNN::forward_jet_frozen`: the graph-free jet with its host backward equals the
+//! candle graph, values and gradients with respect to the image, for every order, kernel and
+//! a spread of activations.
+
+mod common;
+
+use candle_core::{DType, Device, Tensor, Var};
+use common::{f64s, max_abs_diff};
+use funknn_core::{Activation, Config, FunkNN, JetOrder, KernelKind, Network};
+
+fn check(activation: Activation, kernel: KernelKind, order: JetOrder, channels: usize) {
+    let config = Config {
+        network: Network::Mlp,
+        activation,
+        kernel,
+        channels,
+        ..Config::default()
+    };
+    let (model, _) = FunkNN::random(&config, 3, DType::F32, &Device::Cpu).unwrap();
+    let image = Tensor::rand(0f32, 1., (2, channels, 9, 7), &Device::Cpu).unwrap();
+    // More points than one chunk, some on the border.
+    let mut pts = Tensor::rand(0f32, 1., (2, 300, 2), &Device::Cpu)
+        .unwrap()
+        .to_vec3::<f32>()
+        .unwrap();
+    pts[0][0] = vec![0.0, 1.0];
+    pts[1][1] = vec![1.0, 0.0];
+    let points = Tensor::new(pts, &Device::Cpu).unwrap();
+    // A fixed random weighting of every part, so that each part's gradient counts.
+    let k = order.parts();
+    let weights = Tensor::rand(-1f32, 1., (k, 2, 300, channels), &Device::Cpu).unwrap();
+    let run = |frozen: bool| {
+        let var = Var::from_tensor(&image).unwrap();
+        let jet = if frozen {
+            model.forward_jet_frozen(var.as_tensor(), &points, order)
+        } else {
+            model.forward_jet(var.as_tensor(), &points, order)
+        }
+        .unwrap();
+        let loss = (jet.parts() * &weights).unwrap().sum_all().unwrap();
+        let grads = loss.backward().unwrap();
+        (jet.parts().clone(), grads.get(var.as_tensor()).unwrap().clone())
+    };
+    let (parts_graph, grad_graph) = run(false);
+    let (parts_frozen, grad_frozen) = run(true);
+    let scale = |t: &Tensor| f64s(t).iter().fold(0f64, |m, v| m.max(v.abs())).max(1.0);
+    let what = format!("{activation:?} {kernel:?} {order:?} C={channels}");
+    let dv = max_abs_diff(&parts_graph, &parts_frozen) / scale(&parts_graph);
+    assert!(dv < 1e-4, "{what}: parts differ by {dv:e} (relative)");
+    let dg = max_abs_diff(&grad_graph, &grad_frozen) / scale(&grad_graph);
+    assert!(dg < 1e-4, "{what}: image gradients differ by {dg:e} (relative)");
+}
+
+#[test]
+fn frozen_jet_equals_the_graph_for_values_and_image_gradients() {
+    for order in [JetOrder::Value, JetOrder::Gradient, JetOrder::Laplacian] {
+        check(Activation::Relu, KernelKind::Bicubic, order, 1);
+        check(Activation::Gelu, KernelKind::Bspline, order, 1);
+    }
+    check(Activation::Sin, KernelKind::Bspline, JetOrder::Laplacian, 1);
+    check(Activation::Tanh, KernelKind::Bicubic, JetOrder::Gradient, 3);
+}
+
+#[test]
+fn frozen_jet_refuses_the_cnn_and_other_dtypes() {
+    let cnn = Config {
+        network: Network::Cnn,
+        channels: 1,
+        ..Config::default()
+    };
+    let (model, _) = FunkNN::random(&cnn, 0, DType::F32, &Device::Cpu).unwrap();
+    let image = Tensor::zeros((1, 1, 8, 8), DType::F32, &Device::Cpu).unwrap();
+    let points = Tensor::zeros((1, 3, 2), DType::F32, &Device::Cpu).unwrap();
+    let err = model
+        .forward_jet_frozen(&image, &points, JetOrder::Value)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("MLP"), "{err}");
+    let mlp = Config {
+        channels: 1,
+        ..Config::default()
+    };
+    let (model, _) = FunkNN::random(&mlp, 0, DType::F64, &Device::Cpu).unwrap();
+    let err = model
+        .forward_jet_frozen(&image.to_dtype(DType::F64).unwrap(), &points, JetOrder::Value)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("f32"), "{err}");
+}
