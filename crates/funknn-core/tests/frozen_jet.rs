@@ -39,7 +39,10 @@ fn check(activation: Activation, kernel: KernelKind, order: JetOrder, channels: 
         .unwrap();
         let loss = (jet.parts() * &weights).unwrap().sum_all().unwrap();
         let grads = loss.backward().unwrap();
-        (jet.parts().clone(), grads.get(var.as_tensor()).unwrap().clone())
+        (
+            jet.parts().clone(),
+            grads.get(var.as_tensor()).unwrap().clone(),
+        )
     };
     let (parts_graph, grad_graph) = run(false);
     let (parts_frozen, grad_frozen) = run(true);
@@ -48,7 +51,10 @@ fn check(activation: Activation, kernel: KernelKind, order: JetOrder, channels: 
     let dv = max_abs_diff(&parts_graph, &parts_frozen) / scale(&parts_graph);
     assert!(dv < 1e-4, "{what}: parts differ by {dv:e} (relative)");
     let dg = max_abs_diff(&grad_graph, &grad_frozen) / scale(&grad_graph);
-    assert!(dg < 1e-4, "{what}: image gradients differ by {dg:e} (relative)");
+    assert!(
+        dg < 1e-4,
+        "{what}: image gradients differ by {dg:e} (relative)"
+    );
 }
 
 #[test]
@@ -82,7 +88,11 @@ fn frozen_jet_refuses_the_cnn_and_other_dtypes() {
     };
     let (model, _) = FunkNN::random(&mlp, 0, DType::F64, &Device::Cpu).unwrap();
     let err = model
-        .forward_jet_frozen(&image.to_dtype(DType::F64).unwrap(), &points, JetOrder::Value)
+        .forward_jet_frozen(
+            &image.to_dtype(DType::F64).unwrap(),
+            &points,
+            JetOrder::Value,
+        )
         .unwrap_err()
         .to_string();
     assert!(err.contains("f32"), "{err}");

@@ -37,7 +37,11 @@ pub(crate) fn format_error(path: &Path, message: impl Into<String>) -> Error {
     }
 }
 
-pub(crate) fn read_f32(path: &Path, st: &SafeTensors, name: &str) -> Result<(Vec<usize>, Vec<f32>)> {
+pub(crate) fn read_f32(
+    path: &Path,
+    st: &SafeTensors,
+    name: &str,
+) -> Result<(Vec<usize>, Vec<f32>)> {
     let t = st
         .tensor(name)
         .map_err(|_| format_error(path, format!("no tensor named \"{name}\"")))?;

@@ -43,11 +43,11 @@ pub use error::{Error, Result};
 pub use function::{CoreImage, FnImage, PlaneFunction};
 pub use geometry::{ImageGrid, ParallelGeometry};
 pub use metrics::{psnr, snr, ssim};
-pub use operator::{
-    operator_norm, Gradient, LinearOperator, PointOperator, PointQuantity, Scaled, Stacked,
-};
 pub use observation::{
     simulate_gradient, simulate_poisson, GradientObservations, PoissonObservations, PoissonSampling,
+};
+pub use operator::{
+    operator_norm, Gradient, LinearOperator, PointOperator, PointQuantity, Scaled, Stacked,
 };
 pub use phantom::{add_noise, Ellipse, EllipsesConfig, ImagePhantom, Phantom, Rendering};
 pub use prior::{

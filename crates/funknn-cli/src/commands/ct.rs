@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use funknn_inverse::io::{load_image, save_image, BitDepth, Sinogram};
 use funknn_inverse::{
     add_noise, psnr, snr, ssim, tv_reconstruct, EllipsesConfig, Fbp, FbpConfig, Filter, ImageGrid,
-    ImagePhantom, Interpolation, MeshFreeConfig, ParallelGeometry, Phantom, RayTransform, Rendering,
-    TvConfig,
+    ImagePhantom, Interpolation, MeshFreeConfig, ParallelGeometry, Phantom, RayTransform,
+    Rendering, TvConfig,
 };
 
 /// Computed tomography: simulate sinograms of phantoms, reconstruct images from sinograms.

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use funknn_inverse::io::{load_image, save_image};
-use funknn_inverse::{simulate_gradient, simulate_poisson, ImageGrid, ImagePhantom, PoissonSampling};
+use funknn_inverse::{
+    simulate_gradient, simulate_poisson, ImageGrid, ImagePhantom, PoissonSampling,
+};
 
 use super::ct::{check_image_output, depth, Depth};
 
@@ -85,7 +87,10 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
     {
-        bail!("{}: observations are written as .safetensors", c.output.display());
+        bail!(
+            "{}: observations are written as .safetensors",
+            c.output.display()
+        );
     }
     if let Some(t) = &c.truth_out {
         check_image_output(t)?;

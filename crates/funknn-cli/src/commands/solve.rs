@@ -303,7 +303,10 @@ fn classical(
                 ..TikhonovConfig::default()
             };
             let (x, iterations) = tikhonov_reconstruct(op, data, &config)?;
-            println!("Tikhonov: {iterations} CG iterations, λ = {}", config.lambda);
+            println!(
+                "Tikhonov: {iterations} CG iterations, λ = {}",
+                config.lambda
+            );
             x
         }
         Method::Tv => {
@@ -354,7 +357,12 @@ fn load_prior(c: &CommonArgs) -> Result<(Prior, Vec<candle_core::Var>)> {
     Ok((prior, vars.into_iter().map(|(_, v)| v).collect()))
 }
 
-fn render(prior: &Prior, latent: &candle_core::Tensor, grid: &ImageGrid, tile: usize) -> Result<Vec<f32>> {
+fn render(
+    prior: &Prior,
+    latent: &candle_core::Tensor,
+    grid: &ImageGrid,
+    tile: usize,
+) -> Result<Vec<f32>> {
     Ok(prior
         .render(latent, grid.height, grid.width, tile)?
         .flatten_all()?
@@ -372,7 +380,10 @@ fn solve_with_prior(
     let (prior, vars) = load_prior(c)?;
     let snapshots = match c.snapshot_every {
         Some(_) => {
-            let dir = c.snapshots.clone().unwrap_or_else(|| default_snapshots(&c.output));
+            let dir = c
+                .snapshots
+                .clone()
+                .unwrap_or_else(|| default_snapshots(&c.output));
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
             Some(dir)
         }
@@ -412,8 +423,13 @@ fn solve_with_prior(
             Phase::Latent => "latent",
             Phase::Decoder => "decoder",
         };
-        let psnr = last_psnr.map(|p| format!(" PSNR {p:.2} dB")).unwrap_or_default();
-        bar.set_message(format!("{phase} misfit {:.3e} loss {:.3e}{psnr}", s.misfit, s.loss));
+        let psnr = last_psnr
+            .map(|p| format!(" PSNR {p:.2} dB"))
+            .unwrap_or_default();
+        bar.set_message(format!(
+            "{phase} misfit {:.3e} loss {:.3e}{psnr}",
+            s.misfit, s.loss
+        ));
         bar.inc(1);
         Ok(())
     };

@@ -307,9 +307,12 @@ impl CustomOp1 for FrozenJet {
             .ok_or_else(|| candle_core::Error::msg("frozen jet: images must be contiguous"))?;
         let (n, c, h, w) = self.dims;
         let images = HostImages::from_nchw(&data[a..b], (n, c, h, w)).map_err(msg)?;
-        let results = map_indexed(self.chunks(), self.threads, || (), |_, j| {
-            self.forward_chunk(&images, j)
-        })
+        let results = map_indexed(
+            self.chunks(),
+            self.threads,
+            || (),
+            |_, j| self.forward_chunk(&images, j),
+        )
         .map_err(msg)?;
         let k = self.order.parts();
         let total = self.points.len();
@@ -323,8 +326,10 @@ impl CustomOp1 for FrozenJet {
             }
             caches.push(cache);
         }
-        *self.cache.lock().map_err(|_| candle_core::Error::msg("frozen jet: poisoned cache"))? =
-            caches;
+        *self
+            .cache
+            .lock()
+            .map_err(|_| candle_core::Error::msg("frozen jet: poisoned cache"))? = caches;
         Ok((
             CpuStorage::F32(out),
             Shape::from((k, n, total / n.max(1), c)),
@@ -343,14 +348,19 @@ impl CustomOp1 for FrozenJet {
         if caches.len() != self.chunks() {
             candle_core::bail!("frozen jet: backward without forward");
         }
-        let parts = map_indexed(self.chunks(), self.threads, || (), |_, j| {
-            let (start, len) = self.chunk_range(j);
-            let mut g = Vec::with_capacity(k * len * c);
-            for part in 0..k {
-                g.extend_from_slice(&upstream[(part * total + start) * c..][..len * c]);
-            }
-            self.backward_chunk(j, g, &caches[j])
-        })
+        let parts = map_indexed(
+            self.chunks(),
+            self.threads,
+            || (),
+            |_, j| {
+                let (start, len) = self.chunk_range(j);
+                let mut g = Vec::with_capacity(k * len * c);
+                for part in 0..k {
+                    g.extend_from_slice(&upstream[(part * total + start) * c..][..len * c]);
+                }
+                self.backward_chunk(j, g, &caches[j])
+            },
+        )
         .map_err(msg)?;
         // Chunks summed in index order: the result does not depend on the threads.
         let mut sum = vec![0f32; n * h * w * c];

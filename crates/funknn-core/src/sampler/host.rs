@@ -37,7 +37,10 @@ impl<T: Real> HostImages<T> {
     }
 
     /// From prepared images given as a flat `(N, C, H, W)` slice.
-    pub(crate) fn from_nchw(data: &[T], (n, c, h, w): (usize, usize, usize, usize)) -> Result<Self> {
+    pub(crate) fn from_nchw(
+        data: &[T],
+        (n, c, h, w): (usize, usize, usize, usize),
+    ) -> Result<Self> {
         if data.len() != n * c * h * w {
             return Err(Error::invalid(
                 "images",
@@ -52,7 +55,13 @@ impl<T: Real> HostImages<T> {
                 }
             }
         }
-        Ok(HostImages { data: out, n, c, h, w })
+        Ok(HostImages {
+            data: out,
+            n,
+            c,
+            h,
+            w,
+        })
     }
 
     pub fn dims(&self) -> (usize, usize, usize, usize) {

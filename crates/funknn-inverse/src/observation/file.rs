@@ -132,9 +132,7 @@ impl PoissonObservations {
         let (ls, laplacian) = read_f32(path, &st, "laplacian")?;
         let (bs, boundary_values) = read_f32(path, &st, "boundary_values")?;
         let channels = match (&ls[..], &bs[..]) {
-            ([p, c], [b, cb]) if *p == points.len() && *b == boundary_points.len() && c == cb => {
-                *c
-            }
+            ([p, c], [b, cb]) if *p == points.len() && *b == boundary_points.len() && c == cb => *c,
             _ => {
                 return Err(format_error(
                     path,

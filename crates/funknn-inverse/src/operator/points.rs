@@ -54,47 +54,52 @@ impl PointOperator {
         let mut row: Vec<(usize, f64)> = Vec::new();
         let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;
         // The pixel stencils of one quantity component at pixel (i, j).
-        let stencil = |i: usize, j: usize, component: usize, out: &mut Vec<(usize, f64)>, a: f64| {
-            let at = |ii: usize, jj: usize| ii * w + jj;
-            match (quantity, component) {
-                (PointQuantity::Value, _) => out.push((at(i, j), a)),
-                (PointQuantity::Gradient, 0) => {
-                    let (l, r) = (clamp(j as isize - 1, w), clamp(j as isize + 1, w));
-                    if r > l {
-                        let d = (r - l) as f64 * hx;
-                        out.extend([(at(i, r), a / d), (at(i, l), -a / d)]);
-                    }
-                }
-                (PointQuantity::Gradient, _) => {
-                    let (t, b) = (clamp(i as isize - 1, h), clamp(i as isize + 1, h));
-                    if b > t {
-                        let d = (b - t) as f64 * hy;
-                        out.extend([(at(b, j), a / d), (at(t, j), -a / d)]);
-                    }
-                }
-                (PointQuantity::Laplacian, _) => {
-                    // Mirror: the missing neighbour is the pixel on the other side.
-                    let mirror = |v: isize, n: usize| -> usize {
-                        if v < 0 {
-                            (v.unsigned_abs()).min(n - 1)
-                        } else if v as usize >= n {
-                            (2 * n - 2).saturating_sub(v as usize).min(n - 1)
-                        } else {
-                            v as usize
+        let stencil =
+            |i: usize, j: usize, component: usize, out: &mut Vec<(usize, f64)>, a: f64| {
+                let at = |ii: usize, jj: usize| ii * w + jj;
+                match (quantity, component) {
+                    (PointQuantity::Value, _) => out.push((at(i, j), a)),
+                    (PointQuantity::Gradient, 0) => {
+                        let (l, r) = (clamp(j as isize - 1, w), clamp(j as isize + 1, w));
+                        if r > l {
+                            let d = (r - l) as f64 * hx;
+                            out.extend([(at(i, r), a / d), (at(i, l), -a / d)]);
                         }
-                    };
-                    let (ax, ay) = (a / (hx * hx), a / (hy * hy));
-                    out.extend([
-                        (at(i, mirror(j as isize - 1, w)), ax),
-                        (at(i, mirror(j as isize + 1, w)), ax),
-                        (at(mirror(i as isize - 1, h), j), ay),
-                        (at(mirror(i as isize + 1, h), j), ay),
-                        (at(i, j), -2.0 * (ax + ay)),
-                    ]);
+                    }
+                    (PointQuantity::Gradient, _) => {
+                        let (t, b) = (clamp(i as isize - 1, h), clamp(i as isize + 1, h));
+                        if b > t {
+                            let d = (b - t) as f64 * hy;
+                            out.extend([(at(b, j), a / d), (at(t, j), -a / d)]);
+                        }
+                    }
+                    (PointQuantity::Laplacian, _) => {
+                        // Mirror: the missing neighbour is the pixel on the other side.
+                        let mirror = |v: isize, n: usize| -> usize {
+                            if v < 0 {
+                                (v.unsigned_abs()).min(n - 1)
+                            } else if v as usize >= n {
+                                (2 * n - 2).saturating_sub(v as usize).min(n - 1)
+                            } else {
+                                v as usize
+                            }
+                        };
+                        let (ax, ay) = (a / (hx * hx), a / (hy * hy));
+                        out.extend([
+                            (at(i, mirror(j as isize - 1, w)), ax),
+                            (at(i, mirror(j as isize + 1, w)), ax),
+                            (at(mirror(i as isize - 1, h), j), ay),
+                            (at(mirror(i as isize + 1, h), j), ay),
+                            (at(i, j), -2.0 * (ax + ay)),
+                        ]);
+                    }
                 }
-            }
+            };
+        let components = if quantity == PointQuantity::Gradient {
+            2
+        } else {
+            1
         };
-        let components = if quantity == PointQuantity::Gradient { 2 } else { 1 };
         for p in points {
             let (fx, fy) = (p[0] as f64 * w as f64 - 0.5, p[1] as f64 * h as f64 - 0.5);
             let (j0, i0) = (clamp(fx.floor() as isize, w), clamp(fy.floor() as isize, h));

@@ -56,7 +56,11 @@ impl ImagePhantom {
 
     /// The interpolant with derivatives up to `order`, as a funknn-core continuous image.
     pub fn interpolant(&self, order: JetOrder) -> Result<KernelInterpolant> {
-        Ok(KernelInterpolant::new(KernelKind::Bspline, &self.image, order)?)
+        Ok(KernelInterpolant::new(
+            KernelKind::Bspline,
+            &self.image,
+            order,
+        )?)
     }
 
     /// The jet at `points` (f64 parts `(parts, 1, P, C)`).
@@ -78,11 +82,18 @@ impl ImagePhantom {
 
     /// The exact sinogram (to quadrature accuracy) of a grey image's interpolant, zero
     /// outside the unit square.
-    pub fn sinogram(&self, geometry: &ParallelGeometry, config: MeshFreeConfig) -> Result<Vec<f64>> {
+    pub fn sinogram(
+        &self,
+        geometry: &ParallelGeometry,
+        config: MeshFreeConfig,
+    ) -> Result<Vec<f64>> {
         if self.channels != 1 {
             return Err(Error::invalid(
                 "image",
-                format!("CT needs a grey image, this one has {} channels", self.channels),
+                format!(
+                    "CT needs a grey image, this one has {} channels",
+                    self.channels
+                ),
             ));
         }
         let u = self.interpolant(JetOrder::Value)?;

@@ -5,7 +5,9 @@
 use candle_core::Tensor;
 use funknn_core::{Jet, JetOrder};
 
-use super::forward::{mean_square, normalised_misfit, observed_tensor, points_tensor, ForwardModel};
+use super::forward::{
+    mean_square, normalised_misfit, observed_tensor, points_tensor, ForwardModel,
+};
 use crate::geometry::ImageGrid;
 use crate::operator::LinearOperator;
 use crate::ray_transform::{RayTransform, RayTransformOp};

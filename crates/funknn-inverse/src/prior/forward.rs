@@ -38,7 +38,11 @@ pub(crate) fn mean_square(values: &[f32]) -> f64 {
 }
 
 /// `mean((prediction − observed)²) / scale`, in the prediction's dtype.
-pub(crate) fn normalised_misfit(prediction: &Tensor, observed: &Tensor, scale: f64) -> Result<Tensor> {
+pub(crate) fn normalised_misfit(
+    prediction: &Tensor,
+    observed: &Tensor,
+    scale: f64,
+) -> Result<Tensor> {
     if prediction.dims() != observed.dims() {
         return Err(Error::shape(
             "prediction",

@@ -3,7 +3,9 @@
 use candle_core::Tensor;
 use funknn_core::{Jet, JetOrder};
 
-use super::forward::{mean_square, normalised_misfit, observed_tensor, points_tensor, ForwardModel};
+use super::forward::{
+    mean_square, normalised_misfit, observed_tensor, points_tensor, ForwardModel,
+};
 use crate::observation::GradientObservations;
 use crate::{Error, Result};
 

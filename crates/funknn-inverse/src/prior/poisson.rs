@@ -3,7 +3,9 @@
 use candle_core::Tensor;
 use funknn_core::{Jet, JetOrder};
 
-use super::forward::{mean_square, normalised_misfit, observed_tensor, points_tensor, ForwardModel};
+use super::forward::{
+    mean_square, normalised_misfit, observed_tensor, points_tensor, ForwardModel,
+};
 use crate::observation::PoissonObservations;
 use crate::{Error, Result};
 
@@ -67,7 +69,11 @@ impl ForwardModel for PoissonForward {
             .ok_or_else(|| Error::invalid("jet", "the Poisson problem needs a Laplacian jet"))?;
         let total = laplacian.dim(1)?;
         let b = total.checked_sub(self.interior).ok_or_else(|| {
-            Error::shape("jet", format!("(…, {} + B, C)", self.interior), laplacian.dims())
+            Error::shape(
+                "jet",
+                format!("(…, {} + B, C)", self.interior),
+                laplacian.dims(),
+            )
         })?;
         let interior = normalised_misfit(
             &laplacian.narrow(1, 0, self.interior)?,

@@ -50,8 +50,16 @@ impl Default for PriorSolverConfig {
 impl PriorSolverConfig {
     pub fn validate(&self) -> Result<()> {
         let checks = [
-            ("latent learning rate", self.latent_lr, self.latent_steps > 0),
-            ("decoder learning rate", self.decoder_lr, self.decoder_steps > 0),
+            (
+                "latent learning rate",
+                self.latent_lr,
+                self.latent_steps > 0,
+            ),
+            (
+                "decoder learning rate",
+                self.decoder_lr,
+                self.decoder_steps > 0,
+            ),
         ];
         for (what, lr, used) in checks {
             if used && !(lr.is_finite() && lr > 0.0) {
@@ -153,7 +161,9 @@ impl<'g, P: LatentPrior, G: DiscreteGenerator> PriorSolver<'g, P, G> {
         } else {
             forward.order()
         };
-        let jet = self.generator.jet_frozen(&latent, forward.points(), order)?;
+        let jet = self
+            .generator
+            .jet_frozen(&latent, forward.points(), order)?;
         let misfit = forward.misfit(&jet)?;
         let mut loss = misfit.clone();
         if config.tv_weight > 0.0 {
@@ -203,7 +213,8 @@ impl<'g, P: LatentPrior, G: DiscreteGenerator> PriorSolver<'g, P, G> {
         };
         let mut run = |phase: Phase, steps: usize, opt: &mut AdamW, offset: usize| -> Result<()> {
             for k in 0..steps {
-                let (loss, misfit, jet, latent) = self.objective(forward, base.as_tensor(), config)?;
+                let (loss, misfit, jet, latent) =
+                    self.objective(forward, base.as_tensor(), config)?;
                 let (l, m) = (
                     loss.to_dtype(DType::F64)?.to_scalar::<f64>()?,
                     misfit.to_dtype(DType::F64)?.to_scalar::<f64>()?,

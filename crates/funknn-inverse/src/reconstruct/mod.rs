@@ -6,5 +6,5 @@ mod tikhonov;
 mod tv;
 
 pub use fbp::{Fbp, FbpConfig, Filter};
-pub use tv::{tv_reconstruct, TvConfig, TvReport};
 pub use tikhonov::{tikhonov_reconstruct, zero_border_mean, TikhonovConfig};
+pub use tv::{tv_reconstruct, TvConfig, TvReport};

@@ -32,7 +32,6 @@ pub(super) struct HostSobolev {
     pub inv_side: f32,
 }
 
-
 /// The layers on the Laplacian jets of `input` `(4·len, in)`: `buf[2l]` the parts of layer
 /// l's output, `buf[2l+1]` those of its pre-activation (hidden layers).
 fn jet_forward(
