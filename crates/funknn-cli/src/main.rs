@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod grey_input;
 mod models;
 mod output;
 mod progress;

@@ -97,3 +97,52 @@ fn frozen_jet_refuses_the_cnn_and_other_dtypes() {
         .to_string();
     assert!(err.contains("f32"), "{err}");
 }
+
+#[test]
+fn the_interpolant_skips_the_network_and_equals_the_graph() {
+    for kernel in [KernelKind::Bspline, KernelKind::Bicubic] {
+        let model = FunkNN::interpolant(kernel, 2, DType::F32, &Device::Cpu).unwrap();
+        assert!(model.is_interpolant());
+        let image = Tensor::rand(0f32, 1., (1, 2, 10, 12), &Device::Cpu).unwrap();
+        let points = Tensor::rand(0f32, 1., (1, 290, 2), &Device::Cpu).unwrap();
+        let weights = Tensor::rand(-1f32, 1., (4, 1, 290, 2), &Device::Cpu).unwrap();
+        let run = |frozen: bool| {
+            let var = Var::from_tensor(&image).unwrap();
+            let jet = if frozen {
+                model.forward_jet_frozen(var.as_tensor(), &points, JetOrder::Laplacian)
+            } else {
+                model.forward_jet(var.as_tensor(), &points, JetOrder::Laplacian)
+            }
+            .unwrap();
+            let loss = (jet.parts() * &weights).unwrap().sum_all().unwrap();
+            let grads = loss.backward().unwrap();
+            (
+                jet.parts().clone(),
+                grads.get(var.as_tensor()).unwrap().clone(),
+            )
+        };
+        let (pg, gg) = run(false);
+        let (pf, gf) = run(true);
+        // Relative to the largest entry: the Laplacian part carries the kernel's second
+        // derivative times n², and f32 sums in another order differ in the last bits.
+        let scale = |t: &Tensor| f64s(t).iter().fold(1f64, |m, v| m.max(v.abs()));
+        let d = max_abs_diff(&pg, &pf) / scale(&pg);
+        assert!(d < 1e-5, "{kernel:?}: parts differ by {d:e} (relative)");
+        let d = max_abs_diff(&gg, &gf) / scale(&gg);
+        assert!(
+            d < 1e-5,
+            "{kernel:?}: image gradients differ by {d:e} (relative)"
+        );
+    }
+    let (trained, _) = FunkNN::random(
+        &Config {
+            channels: 1,
+            ..Config::default()
+        },
+        0,
+        DType::F32,
+        &Device::Cpu,
+    )
+    .unwrap();
+    assert!(!trained.is_interpolant());
+}

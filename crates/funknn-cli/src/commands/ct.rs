@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use funknn_inverse::io::{load_image, save_image, BitDepth, Sinogram};
+
+use crate::grey_input::load_grey;
 use funknn_inverse::{
     add_noise, psnr, snr, ssim, tv_reconstruct, EllipsesConfig, Fbp, FbpConfig, Filter, ImageGrid,
     ImagePhantom, Interpolation, MeshFreeConfig, ParallelGeometry, Phantom, RayTransform,
@@ -67,8 +69,8 @@ struct SimulateArgs {
     /// The phantom.
     #[arg(long, value_enum, default_value = "shepp-logan")]
     phantom: PhantomKind,
-    /// Instead of a phantom, the cubic B-spline interpolant of this grey image (a picture or
-    /// .safetensors): its sinogram by quadrature along the rays (mesh-free, no grid of the
+    /// Instead of a phantom, the cubic B-spline interpolant of this grey image (a picture,
+    /// .safetensors, or fashion-mnist:test:K): its sinogram by quadrature along the rays (mesh-free, no grid of the
     /// working size), and --truth-out its values at the pixel centres of --size.
     #[arg(long, conflicts_with = "phantom")]
     image: Option<PathBuf>,
@@ -200,7 +202,7 @@ fn simulate(a: &SimulateArgs) -> Result<()> {
             .context("geometry")?;
     let (sinogram, truth) = match &a.image {
         Some(path) => {
-            let (g, pixels) = load_image(path)?;
+            let (g, pixels) = load_grey(path)?;
             let image = ImagePhantom::new(&pixels, 1, g.height, g.width)
                 .with_context(|| format!("{}", path.display()))?;
             let truth = match &a.truth_out {

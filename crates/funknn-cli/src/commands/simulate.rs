@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use funknn_inverse::io::{load_image, save_image};
+use funknn_inverse::io::save_image;
 use funknn_inverse::{
     simulate_gradient, simulate_poisson, ImageGrid, ImagePhantom, PoissonSampling,
 };
 
 use super::ct::{check_image_output, depth, Depth};
+use crate::grey_input::load_grey;
 
 /// Observations of an image's derivatives: the exact derivatives of its cubic B-spline
 /// interpolant.
@@ -31,7 +32,8 @@ enum SimulateCommand {
 
 #[derive(clap::Args)]
 struct Common {
-    /// The image (grey picture or .safetensors); its B-spline interpolant is the truth.
+    /// The image (grey picture, .safetensors, or fashion-mnist:test:K for the K-th
+    /// Fashion-MNIST test image padded to 32²); its B-spline interpolant is the truth.
     #[arg(long)]
     image: PathBuf,
     /// Working size N (the gradient's grid; the default point counts of Poisson).
@@ -99,7 +101,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     if c.size > 4096 {
         bail!("--size {}: at most 4096", c.size);
     }
-    let (g, pixels) = load_image(&c.image)?;
+    let (g, pixels) = load_grey(&c.image)?;
     let image = ImagePhantom::new(&pixels, 1, g.height, g.width)
         .with_context(|| format!("{}", c.image.display()))?;
     match &args.command {

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device};
+use funknn_core::{FunkNN, KernelKind};
 use funknn_gen::{Decoder, FunctionalGenerator, RealNvp};
 use funknn_inverse::io::{load_image, save_image, BitDepth, Sinogram};
 use funknn_inverse::{
@@ -118,7 +120,12 @@ struct CommonArgs {
     /// Generator folder or hub repo id (default: the embedded funknn-gen-fashion).
     #[arg(long)]
     generator: Option<String>,
-    /// FunkNN folder or hub repo id (default: the embedded funknn-mlp-fashion).
+    /// What makes the generator's images continuous: a FunkNN folder or hub repo id, or
+    /// interpolant:KERNEL (bspline, cubic_conv, bicubic, bilinear), the plain kernel
+    /// interpolant (a FunkNN whose network is zero). Default: interpolant:bspline, whose
+    /// derivatives are exact and C² (the shipped funknn-mlp-fashion super-resolves: it draws
+    /// garments sharper than the smooth images these problems are posed on; see
+    /// docs/inverse.md).
     #[arg(long)]
     model: Option<String>,
     /// Phase 1 steps (the latent). Default: 200 (ct), 300 (gradient, poisson).
@@ -127,7 +134,7 @@ struct CommonArgs {
     /// Phase 1 Adam learning rate. Default: 0.05.
     #[arg(long)]
     latent_lr: Option<f64>,
-    /// Phase 2 steps (the decoder's weights, latent fixed). Default: 300.
+    /// Phase 2 steps (the decoder's weights, latent fixed). Default: 200.
     #[arg(long)]
     decoder_steps: Option<usize>,
     /// Phase 2 Adam learning rate. Default: 1e-4.
@@ -154,6 +161,9 @@ struct CommonArgs {
     /// scores every step for free).
     #[arg(long, default_value_t = 25)]
     report_every: usize,
+    /// Write step, phase, loss, misfit (and PSNR where scored) per step to this CSV file.
+    #[arg(long)]
+    losses: Option<PathBuf>,
     /// Points per tile when rendering.
     #[arg(long, default_value_t = 65_536)]
     tile: usize,
@@ -347,10 +357,22 @@ fn finish(c: &CommonArgs, grid: &ImageGrid, truth: Option<&[f32]>, image: &[f64]
 
 type Prior = FunctionalGenerator<RealNvp, Decoder>;
 
+/// What renders the generator's images when --model is not given: their cubic B-spline
+/// interpolant, the continuous image the experiments' truth is defined by (docs/inverse.md).
+const DEFAULT_RENDERER: &str = "interpolant:bspline";
+
 /// The generator with a trainable copy of its decoder, and that copy's variables.
 fn load_prior(c: &CommonArgs) -> Result<(Prior, Vec<candle_core::Var>)> {
     let generator = load_generator(c.generator.as_deref())?;
-    let funknn = load_model(c.model.as_deref(), &funknn_weights_fashion::MLP_FASHION)?;
+    let channels = generator.config().autoencoder.channels;
+    let spec = c.model.as_deref().unwrap_or(DEFAULT_RENDERER);
+    let funknn = match spec.strip_prefix("interpolant:") {
+        Some(kernel) => {
+            let kernel: KernelKind = kernel.parse().with_context(|| format!("--model {spec}"))?;
+            FunkNN::interpolant(kernel, channels, DType::F32, &Device::Cpu)?
+        }
+        None => load_model(Some(spec), &funknn_weights_fashion::MLP_FASHION)?,
+    };
     grey(funknn.config().channels)?;
     let (decoder, vars) = generator.trainable_decoder()?;
     let prior = FunctionalGenerator::new(generator.prior, decoder, funknn)?;
@@ -393,6 +415,7 @@ fn solve_with_prior(
     let bar = progress::steps((config.latent_steps + config.decoder_steps) as u64);
     let started = Instant::now();
     let mut last_psnr: Option<f64> = None;
+    let mut csv = String::from("step,phase,loss,misfit,psnr\n");
     let mut monitor = |s: &funknn_inverse::SolverStep| -> funknn_inverse::Result<()> {
         let snapshot = c.snapshot_every.is_some_and(|k| s.step % k == 0);
         let score = truth.is_some() && (values_on_grid || s.step % c.report_every == 0);
@@ -423,6 +446,14 @@ fn solve_with_prior(
             Phase::Latent => "latent",
             Phase::Decoder => "decoder",
         };
+        let scored = if score { last_psnr } else { None };
+        csv.push_str(&format!(
+            "{},{phase},{:e},{:e},{}\n",
+            s.step,
+            s.loss,
+            s.misfit,
+            scored.map(|p| format!("{p:.4}")).unwrap_or_default()
+        ));
         let psnr = last_psnr
             .map(|p| format!(" PSNR {p:.2} dB"))
             .unwrap_or_default();
@@ -435,6 +466,14 @@ fn solve_with_prior(
     };
     let solution = solver.solve(forward, config, &mut monitor)?;
     bar.finish_and_clear();
+    if let Some(path) = &c.losses {
+        funknn_core::write_atomic(path, |tmp| {
+            std::fs::write(tmp, csv.as_bytes()).map_err(|e| funknn_core::Error::Invalid {
+                what: "losses",
+                message: format!("{}: {e}", tmp.display()),
+            })
+        })?;
+    }
     let seconds = started.elapsed().as_secs_f64();
     let steps = solution.losses.len();
     let last = solution.losses.last().map_or(f64::NAN, |l| l.1);

@@ -69,7 +69,11 @@ impl FunkNN {
                 got: images.dims().to_vec(),
             });
         }
+        // A zero output layer contributes nothing: the jet is the skip connection alone, the
+        // kernel interpolant, for which one sample per point (the patch centre) suffices.
+        let interpolant = self.is_interpolant();
         let (layers, activation) = match self.network() {
+            PatchNetwork::Mlp(mlp) if interpolant => (Vec::new(), mlp.activation()),
             PatchNetwork::Mlp(mlp) => (dense_layers::<f32>(mlp)?, mlp.activation()),
             PatchNetwork::Cnn(_) => {
                 return Err(Error::invalid(
@@ -79,12 +83,20 @@ impl FunkNN {
             }
         };
         let sampler = self.sampler();
+        let (patch_size, deltas) = if interpolant {
+            (1, (vec![0.0], vec![0.0]))
+        } else {
+            (
+                sampler.patch_size(),
+                (sampler.unit_offsets(w), sampler.unit_offsets(h)),
+            )
+        };
         let op = FrozenJet {
             layers: Arc::new(layers),
             activation,
             kernel: sampler.kernel(),
-            patch_size: sampler.patch_size(),
-            deltas: (sampler.unit_offsets(w), sampler.unit_offsets(h)),
+            patch_size,
+            deltas,
             ws: sampler.receptive_field_values()?,
             points: host_points(points, n)?,
             order,
@@ -157,9 +169,13 @@ impl FrozenJet {
             &mut patch,
         )?;
         let rows = k * len;
-        let mut x = patch.clone();
+        let mut x = if self.layers.is_empty() {
+            vec![0f32; rows * c]
+        } else {
+            patch.clone()
+        };
         let mut z_cache = Vec::with_capacity(self.layers.len());
-        let last = self.layers.len() - 1;
+        let last = self.layers.len().saturating_sub(1);
         for (l, layer) in self.layers.iter().enumerate() {
             let f = layer.outputs;
             let mut z = vec![0f32; rows * f];
@@ -217,7 +233,11 @@ impl FrozenJet {
         let ps = self.patch_size;
         let k = self.order.parts();
         let rows = k * len;
-        let mut grad = upstream.clone();
+        let mut grad = if self.layers.is_empty() {
+            vec![0f32; rows * c * ps * ps]
+        } else {
+            upstream.clone()
+        };
         let mut next = Vec::new();
         for l in (0..self.layers.len()).rev() {
             let layer = &self.layers[l];

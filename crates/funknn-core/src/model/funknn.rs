@@ -6,7 +6,7 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 
-use crate::config::{Config, Network};
+use crate::config::{Config, KernelKind, Network};
 use crate::jet::{Jet, JetOrder};
 use crate::network::cnn::Cnn;
 use crate::network::init::{init_parameters, parameter_specs, InitScheme};
@@ -151,6 +151,81 @@ impl FunkNN {
         }
         let vb = VarBuilder::from_varmap(&varmap, dtype, device);
         Ok((FunkNN::new(config, vb)?, varmap))
+    }
+
+    /// The plain `kernel` interpolant as a FunkNN: an MLP whose weights are all zero, so that
+    /// `u` is the skip connection alone, `u(x) = Σ k(x − x_ij) c_ij`, with the jets of the
+    /// kernel (the B-spline's are C²). The renderer for images that are samples of a smooth
+    /// function rather than low-resolution views of a sharper one; the frozen-weights jet
+    /// ([`Self::forward_jet_frozen`]) skips the network entirely.
+    ///
+    /// ```
+    /// use candle_core::{DType, Device, Tensor};
+    /// use funknn_core::{ContinuousImage, FunkNN, JetOrder, KernelInterpolant, KernelKind};
+    ///
+    /// let model = FunkNN::interpolant(KernelKind::Bspline, 1, DType::F32, &Device::Cpu)?;
+    /// let image = Tensor::rand(0f32, 1., (1, 1, 8, 8), &Device::Cpu)?;
+    /// let points = Tensor::rand(0f32, 1., (1, 6, 2), &Device::Cpu)?;
+    /// let u = model.forward_jet(&image, &points, JetOrder::Laplacian)?;
+    /// let b = KernelInterpolant::new(KernelKind::Bspline, &image, JetOrder::Laplacian)?.evaluate(&points)?;
+    /// let diff = (u.parts() - b.parts())?.abs()?.max_all()?.to_scalar::<f32>()?;
+    /// assert!(diff < 1e-5);
+    /// # Ok::<(), funknn_core::Error>(())
+    /// ```
+    pub fn interpolant(
+        kernel: KernelKind,
+        channels: usize,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        let config = Config {
+            network: crate::config::Network::Mlp,
+            kernel,
+            channels,
+            source: Some(format!(
+                "the plain {kernel} interpolant (every weight zero)"
+            )),
+            ..Config::default()
+        };
+        config.validate()?;
+        let zeros: HashMap<String, Tensor> =
+            init_parameters(&config, InitScheme::Pytorch, 0, dtype, device)?
+                .into_iter()
+                .map(|(name, t)| {
+                    // The receptive field stays 1 (it only places the unused patch samples).
+                    let t = if name.starts_with("ws") {
+                        t.ones_like()
+                    } else {
+                        t.zeros_like()
+                    };
+                    Ok((name, t?))
+                })
+                .collect::<Result<_>>()?;
+        Self::from_tensors(&config, zeros, dtype, device, Path::new("interpolant"))
+    }
+
+    /// Whether this is an MLP whose output layer (official `MLP.{last}`) is all zero: `u` is
+    /// then the kernel interpolant.
+    pub fn is_interpolant(&self) -> bool {
+        if self.config.network != Network::Mlp {
+            return false;
+        }
+        let index = |name: &str| -> Option<usize> {
+            name.strip_prefix("MLP.")?.split('.').next()?.parse().ok()
+        };
+        let Some(last) = self.parameters.iter().filter_map(|(n, _)| index(n)).max() else {
+            return false;
+        };
+        self.parameters
+            .iter()
+            .filter(|(name, _)| index(name) == Some(last))
+            .all(|(_, t)| {
+                t.abs()
+                    .and_then(|a| a.max_all())
+                    .and_then(|m| m.to_dtype(DType::F64))
+                    .and_then(|m| m.to_scalar::<f64>())
+                    .is_ok_and(|m| m == 0.0)
+            })
     }
 
     pub fn config(&self) -> &Config {
