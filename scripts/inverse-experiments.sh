@@ -25,12 +25,13 @@ mkdir -p "$out"
 csv=$out/results.csv
 [ -f "$csv" ] || echo "image,method,lambda,psnr,ssim,seconds" > "$csv"
 
-# run IMAGE METHOD LAMBDA COMMAND...: times the command, appends its PSNR and SSIM.
+# run IMAGE METHOD LAMBDA COMMAND...: times the command, appends its PSNR and SSIM (of the
+# image clipped to [0, 1], as the PNG holds it; the raw scores are in OUT/log.txt).
 run() {
   local image=$1 method=$2 lambda=$3; shift 3
   local start end line
   start=$(date +%s.%N)
-  line=$("$@" | grep '^PSNR' || true)
+  line=$("$@" | tee -a "$out/log.txt" | grep '^clipped' | sed 's/^clipped to \[0, 1\]: //' || true)
   end=$(date +%s.%N)
   local p s
   p=$(echo "$line" | awk '{print $2}')
@@ -51,7 +52,7 @@ for ((k = first; k < first + count; k++)); do
         "$funknn" ct simulate --phantom ellipses --seed "$k" --size $n --noise-snr 30 -o "$data" --truth-out "$truth" --bit-depth 16 > /dev/null
       fi
       run "$k" fbp - "$funknn" ct reconstruct --data "$data" --method fbp --size $n -o "$out/$id-fbp.png" --truth "$truth"
-      for l in ${TV_LAMBDAS:-2e-4 5e-4 1e-3}; do
+      for l in ${TV_LAMBDAS:-5e-4 1e-3 2e-3 4e-3}; do
         run "$k" tv "$l" "$funknn" ct reconstruct --data "$data" --method tv --lambda "$l" --iterations 1000 --size $n -o "$out/$id-tv-$l.png" --truth "$truth"
       done
       # shellcheck disable=SC2086
@@ -64,10 +65,10 @@ for ((k = first; k < first + count; k++)); do
       else
         "$funknn" simulate gradient --image "fashion-mnist:test:$k" --size $n --noise-snr 20 --seed "$k" -o "$data" --truth-out "$truth" --bit-depth 16 > /dev/null
       fi
-      for l in ${TIKHONOV_LAMBDAS:-1e-5 1e-4 1e-3}; do
-        run "$k" tikhonov "$l" "$funknn" solve gradient --method tikhonov --lambda "$l" --data "$data" --size $n -o "$out/$id-tikhonov-$l.png" --truth "$truth"
+      for l in ${TIKHONOV_LAMBDAS:-3 10 30}; do
+        run "$k" tikhonov "$l" "$funknn" solve gradient --method tikhonov --lambda "$l" --iterations 5000 --data "$data" --size $n -o "$out/$id-tikhonov-$l.png" --truth "$truth"
       done
-      for l in ${TV_LAMBDAS:-1e-2 1e-1 1}; do
+      for l in ${TV_LAMBDAS:-0.03 0.1 0.3}; do
         run "$k" tv "$l" "$funknn" solve gradient --method tv --lambda "$l" --data "$data" --size $n -o "$out/$id-tv-$l.png" --truth "$truth"
       done
       # shellcheck disable=SC2086
@@ -76,12 +77,11 @@ for ((k = first; k < first + count; k++)); do
     poisson)
       data=$out/$id.safetensors
       "$funknn" simulate poisson --image "fashion-mnist:test:$k" --size $n --seed "$k" -o "$data" --truth-out "$truth" --bit-depth 16 > /dev/null
-      for l in ${TIKHONOV_LAMBDAS:-1e-5 1e-4 1e-3}; do
-        run "$k" tikhonov "$l" "$funknn" solve poisson --method tikhonov --lambda "$l" --data "$data" --size $n -o "$out/$id-tikhonov-$l.png" --truth "$truth"
+      for l in ${GRID_LAMBDAS:-1e-3 1e-2}; do
+        run "$k" grid "$l" "$funknn" solve poisson --method grid --lambda "$l" --data "$data" --size $n -o "$out/$id-grid-$l.png" --truth "$truth"
       done
-      for l in ${TV_LAMBDAS:-1e-3 1e-2 1e-1}; do
-        run "$k" tv "$l" "$funknn" solve poisson --method tv --lambda "$l" --data "$data" --size $n -o "$out/$id-tv-$l.png" --truth "$truth"
-      done
+      run "$k" tikhonov 1e-4 "$funknn" solve poisson --method tikhonov --lambda 1e-4 --data "$data" --size $n -o "$out/$id-tikhonov.png" --truth "$truth"
+      run "$k" tv 1e-2 "$funknn" solve poisson --method tv --lambda 1e-2 --data "$data" --size $n -o "$out/$id-tv.png" --truth "$truth"
       # shellcheck disable=SC2086
       run "$k" prior - "$funknn" solve poisson --data "$data" --size $n -o "$out/$id-prior.png" --truth "$truth" --losses "$out/$id-prior.csv" ${PRIOR_ARGS:-}
       ;;

@@ -58,7 +58,7 @@ pub use ray_transform::{
     Interpolation, MeshFreeConfig, MeshFreeTransform, RayTransform, RayTransformOp,
 };
 pub use reconstruct::{
-    tikhonov_reconstruct, tv_reconstruct, zero_border_mean, Fbp, FbpConfig, Filter, TikhonovConfig,
-    TvConfig, TvReport,
+    poisson_reconstruct, tikhonov_reconstruct, tv_reconstruct, zero_border_mean, Fbp, FbpConfig,
+    Filter, PoissonConfig, TikhonovConfig, TvConfig, TvReport,
 };
 pub use scalar::Scalar;

@@ -247,6 +247,21 @@ fn simulate(a: &SimulateArgs) -> Result<()> {
     Ok(())
 }
 
+/// PSNR, SNR and SSIM of `image` against `truth`, as computed and clipped to [0, 1] (the
+/// intensity range, what a PNG output holds): two lines.
+pub(super) fn print_scores(image: &[f32], truth: &[f32], grid: &ImageGrid) -> Result<()> {
+    let clipped: Vec<f32> = image.iter().map(|v| v.clamp(0.0, 1.0)).collect();
+    for (label, x) in [("", image), ("clipped to [0, 1]: ", &clipped[..])] {
+        println!(
+            "{label}PSNR {:.2} dB  SNR {:.2} dB  SSIM {:.4}",
+            psnr(x, truth, None)?,
+            snr(x, truth)?,
+            ssim(x, truth, grid, None)?
+        );
+    }
+    Ok(())
+}
+
 fn reconstruct(a: &ReconstructArgs) -> Result<()> {
     check_image_output(&a.output)?;
     let sino = Sinogram::load(&a.data)?;
@@ -313,12 +328,7 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
     };
     save_image(&a.output, &image, &grid, depth(a.bit_depth))?;
     if let Some(t) = &truth {
-        println!(
-            "PSNR {:.2} dB  SNR {:.2} dB  SSIM {:.4}",
-            psnr(&image, t, None)?,
-            snr(&image, t)?,
-            ssim(&image, t, &grid, None)?
-        );
+        print_scores(&image, t, &grid)?;
     }
     println!("{}: {n}×{n}", a.output.display());
     Ok(())

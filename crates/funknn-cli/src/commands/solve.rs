@@ -11,13 +11,13 @@ use funknn_core::{FunkNN, KernelKind};
 use funknn_gen::{Decoder, FunctionalGenerator, RealNvp};
 use funknn_inverse::io::{load_image, save_image, BitDepth, Sinogram};
 use funknn_inverse::{
-    psnr, snr, ssim, tikhonov_reconstruct, tv_reconstruct, zero_border_mean, CtForward,
+    poisson_reconstruct, psnr, tikhonov_reconstruct, tv_reconstruct, zero_border_mean, CtForward,
     ForwardModel, GradientForward, GradientObservations, ImageGrid, LinearOperator, Phase,
-    PointOperator, PointQuantity, PoissonForward, PoissonObservations, PriorSolver,
+    PointOperator, PointQuantity, PoissonConfig, PoissonForward, PoissonObservations, PriorSolver,
     PriorSolverConfig, RayTransform, Scaled, Stacked, TikhonovConfig, TvConfig,
 };
 
-use super::ct::{check_image_output, depth, Depth};
+use super::ct::{check_image_output, depth, print_scores, Depth};
 use crate::models::{load_generator, load_model};
 use crate::progress;
 
@@ -58,6 +58,10 @@ enum Method {
     Tikhonov,
     /// Classical: TV-regularised least squares on the pixel grid (Chambolle–Pock).
     Tv,
+    /// Classical (poisson only): the Laplacian interpolated onto the grid (Tikhonov, λ =
+    /// --lambda, default 1e-3), then the grid Poisson equation with the boundary values as
+    /// Dirichlet data.
+    Grid,
 }
 
 #[derive(clap::Args)]
@@ -128,24 +132,25 @@ struct CommonArgs {
     /// docs/inverse.md).
     #[arg(long)]
     model: Option<String>,
-    /// Phase 1 steps (the latent). Default: 200 (ct), 300 (gradient, poisson).
+    /// Phase 1 steps (the latent). Default: 100 (ct), 300 (gradient, poisson).
     #[arg(long)]
     latent_steps: Option<usize>,
     /// Phase 1 Adam learning rate. Default: 0.05.
     #[arg(long)]
     latent_lr: Option<f64>,
-    /// Phase 2 steps (the decoder's weights, latent fixed). Default: 200.
+    /// Phase 2 steps (the decoder's weights, latent fixed). Default: 1000 (ct), 200
+    /// (gradient, poisson).
     #[arg(long)]
     decoder_steps: Option<usize>,
-    /// Phase 2 Adam learning rate. Default: 1e-4.
+    /// Phase 2 Adam learning rate. Default: 3e-4 (ct), 1e-4 (gradient, poisson).
     #[arg(long)]
     decoder_lr: Option<f64>,
-    /// Weight of the prior's negative log-likelihood per latent dimension.
-    #[arg(long, default_value_t = 0.0)]
-    likelihood_weight: f64,
-    /// Weight of the total variation mean |∇u| (exact, from the jets).
-    #[arg(long, default_value_t = 0.0)]
-    tv_weight: f64,
+    /// Weight of the prior's negative log-likelihood per latent dimension. Default: 0.
+    #[arg(long)]
+    likelihood_weight: Option<f64>,
+    /// Weight of the total variation mean |∇u| (exact, from the jets). Default: 0.
+    #[arg(long)]
+    tv_weight: Option<f64>,
     /// 0: start at the prior's mean; above 0: at a prior sample at this temperature.
     #[arg(long, default_value_t = 0.0)]
     start_temperature: f64,
@@ -181,8 +186,8 @@ pub fn run(args: &SolveArgs) -> Result<()> {
             let sino = Sinogram::load(&a.data)?;
             let rt = RayTransform::new(grid, sino.geometry.clone())?;
             let forward = CtForward::new(rt, &sino.data)?;
-            let config = solver_config(c, 200)?;
-            solve_with_prior(c, &grid, truth.as_deref(), &forward, &config, true)
+            let config = solver_config(c, CT_DEFAULTS)?;
+            solve_with_prior(c, &grid, truth.as_deref(), &forward, &config, Anchor::None)
         }
         SolveCommand::Gradient(a) => {
             let c = &a.common;
@@ -191,9 +196,17 @@ pub fn run(args: &SolveArgs) -> Result<()> {
             match a.method {
                 Method::Prior => {
                     let forward = GradientForward::new(&obs)?;
-                    let config = solver_config(c, 300)?;
-                    solve_with_prior(c, &grid, truth.as_deref(), &forward, &config, false)
+                    let config = solver_config(c, GRADIENT_DEFAULTS)?;
+                    solve_with_prior(
+                        c,
+                        &grid,
+                        truth.as_deref(),
+                        &forward,
+                        &config,
+                        Anchor::Border,
+                    )
                 }
+                Method::Grid => bail!("--method grid is the Poisson problem's; use tikhonov or tv"),
                 method => {
                     grey(obs.channels)?;
                     let op = PointOperator::new(&grid, &obs.points, PointQuantity::Gradient)?;
@@ -212,8 +225,19 @@ pub fn run(args: &SolveArgs) -> Result<()> {
             match a.method {
                 Method::Prior => {
                     let forward = PoissonForward::new(&obs, a.boundary_weight)?;
-                    let config = solver_config(c, 300)?;
-                    solve_with_prior(c, &grid, truth.as_deref(), &forward, &config, false)
+                    let config = solver_config(c, POISSON_DEFAULTS)?;
+                    solve_with_prior(c, &grid, truth.as_deref(), &forward, &config, Anchor::None)
+                }
+                Method::Grid => {
+                    let config = PoissonConfig {
+                        lambda: a
+                            .classical
+                            .lambda
+                            .unwrap_or(PoissonConfig::default().lambda),
+                        iterations: a.classical.iterations.max(1),
+                    };
+                    let image = poisson_reconstruct(&grid, &obs, &config)?;
+                    finish(c, &grid, truth.as_deref(), &image)
                 }
                 method => {
                     grey(obs.channels)?;
@@ -283,15 +307,50 @@ fn prepare(c: &CommonArgs) -> Result<(ImageGrid, Option<Vec<f32>>)> {
     Ok((grid, truth))
 }
 
-fn solver_config(c: &CommonArgs, latent_steps: usize) -> Result<PriorSolverConfig> {
-    let d = PriorSolverConfig::default();
+/// The defaults of `solve ct`: 100 latent steps, then 1,000 decoder steps at 3e-4
+/// (docs/inverse.md: the decoder phase gains most; longer runs fit the noise).
+const CT_DEFAULTS: PriorSolverConfig = PriorSolverConfig {
+    latent_steps: 100,
+    latent_lr: 0.05,
+    decoder_steps: 1000,
+    decoder_lr: 3e-4,
+    likelihood_weight: 0.0,
+    tv_weight: 0.0,
+    start_temperature: 0.0,
+    seed: 0,
+};
+
+/// The defaults of `solve gradient`.
+const GRADIENT_DEFAULTS: PriorSolverConfig = PriorSolverConfig {
+    latent_steps: 100,
+    decoder_steps: 1000,
+    ..CT_DEFAULTS
+};
+
+/// The defaults of `solve poisson`.
+const POISSON_DEFAULTS: PriorSolverConfig = PriorSolverConfig {
+    latent_steps: 100,
+    decoder_steps: 1000,
+    ..CT_DEFAULTS
+};
+
+/// What fixes what the data cannot see.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Anchor {
+    None,
+    /// Gradients do not see the constant: the result is shifted so that its border is zero
+    /// on average, as the classical baselines' are.
+    Border,
+}
+
+fn solver_config(c: &CommonArgs, d: PriorSolverConfig) -> Result<PriorSolverConfig> {
     let config = PriorSolverConfig {
-        latent_steps: c.latent_steps.unwrap_or(latent_steps),
+        latent_steps: c.latent_steps.unwrap_or(d.latent_steps),
         latent_lr: c.latent_lr.unwrap_or(d.latent_lr),
         decoder_steps: c.decoder_steps.unwrap_or(d.decoder_steps),
         decoder_lr: c.decoder_lr.unwrap_or(d.decoder_lr),
-        likelihood_weight: c.likelihood_weight,
-        tv_weight: c.tv_weight,
+        likelihood_weight: c.likelihood_weight.unwrap_or(d.likelihood_weight),
+        tv_weight: c.tv_weight.unwrap_or(d.tv_weight),
         start_temperature: c.start_temperature,
         seed: c.seed,
     };
@@ -336,7 +395,9 @@ fn classical(
             );
             x
         }
-        Method::Prior => unreachable!("the prior is solved by solve_with_prior"),
+        Method::Prior | Method::Grid => {
+            unreachable!("the prior and the grid Poisson solve have their own paths")
+        }
     })
 }
 
@@ -344,12 +405,7 @@ fn finish(c: &CommonArgs, grid: &ImageGrid, truth: Option<&[f32]>, image: &[f64]
     let image: Vec<f32> = image.iter().map(|&v| v as f32).collect();
     save_image(&c.output, &image, grid, depth(c.bit_depth))?;
     if let Some(t) = truth {
-        println!(
-            "PSNR {:.2} dB  SNR {:.2} dB  SSIM {:.4}",
-            psnr(&image, t, None)?,
-            snr(&image, t)?,
-            ssim(&image, t, grid, None)?
-        );
+        print_scores(&image, t, grid)?;
     }
     println!("{}: {}×{}", c.output.display(), grid.height, grid.width);
     Ok(())
@@ -397,8 +453,11 @@ fn solve_with_prior(
     truth: Option<&[f32]>,
     forward: &dyn ForwardModel,
     config: &PriorSolverConfig,
-    values_on_grid: bool,
+    anchor: Anchor,
 ) -> Result<()> {
+    // CT observes the image on the working grid: its jet values are the image.
+    let values_on_grid =
+        forward.points().dim(1)? == grid.len() && forward.order() == funknn_core::JetOrder::Value;
     let (prior, vars) = load_prior(c)?;
     let snapshots = match c.snapshot_every {
         Some(_) => {
@@ -411,14 +470,26 @@ fn solve_with_prior(
         }
         None => None,
     };
-    let solver = PriorSolver::new(&prior, vars);
+    let mut solver = PriorSolver::new(&prior, vars);
+    if !values_on_grid {
+        // Observations at points: TV over the whole working grid, as the classical TV's.
+        let centres: Vec<[f32; 2]> = (0..grid.height)
+            .flat_map(|i| {
+                (0..grid.width).map(move |j| {
+                    let p = grid.centre(i, j);
+                    [p[0] as f32, p[1] as f32]
+                })
+            })
+            .collect();
+        solver = solver.with_tv_points(funknn_inverse::prior::points_tensor("grid", &centres)?)?;
+    }
     let bar = progress::steps((config.latent_steps + config.decoder_steps) as u64);
     let started = Instant::now();
     let mut last_psnr: Option<f64> = None;
     let mut csv = String::from("step,phase,loss,misfit,psnr\n");
     let mut monitor = |s: &funknn_inverse::SolverStep| -> funknn_inverse::Result<()> {
-        let snapshot = c.snapshot_every.is_some_and(|k| s.step % k == 0);
-        let score = truth.is_some() && (values_on_grid || s.step % c.report_every == 0);
+        let snapshot = c.snapshot_every.is_some_and(|k| s.step.is_multiple_of(k));
+        let score = truth.is_some() && (values_on_grid || s.step.is_multiple_of(c.report_every));
         if snapshot || score {
             let image = if values_on_grid {
                 s.jet.value()?.flatten_all()?.to_vec1::<f32>()?
@@ -482,7 +553,10 @@ fn solve_with_prior(
         seconds / steps.max(1) as f64
     );
     let image = render(&prior, &solution.latent, grid, c.tile)?;
-    let image: Vec<f64> = image.iter().map(|&v| v as f64).collect();
+    let mut image: Vec<f64> = image.iter().map(|&v| v as f64).collect();
+    if anchor == Anchor::Border {
+        zero_border_mean(&mut image, grid)?;
+    }
     finish(c, grid, truth, &image)
 }
 

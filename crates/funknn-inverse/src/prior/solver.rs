@@ -122,6 +122,7 @@ pub struct PriorSolution {
 pub struct PriorSolver<'g, P, G> {
     generator: &'g FunctionalGenerator<P, G>,
     decoder_vars: Vec<Var>,
+    tv_points: Option<Tensor>,
 }
 
 impl<'g, P: LatentPrior, G: DiscreteGenerator> PriorSolver<'g, P, G> {
@@ -129,7 +130,20 @@ impl<'g, P: LatentPrior, G: DiscreteGenerator> PriorSolver<'g, P, G> {
         PriorSolver {
             generator,
             decoder_vars,
+            tv_points: None,
         }
+    }
+
+    /// Evaluates the TV term at `points` `(1, P, 2)` (say, every pixel centre of the working
+    /// grid) instead of at the forward model's points: observations at a sparse set of points
+    /// say nothing about the image between them, and TV there is what keeps it flat.
+    pub fn with_tv_points(mut self, points: Tensor) -> Result<Self> {
+        match points.dims() {
+            [1, p, 2] if *p > 0 => {}
+            got => return Err(Error::shape("TV points", "(1, P, 2), P > 0", got)),
+        }
+        self.tv_points = Some(points);
+        Ok(self)
     }
 
     /// The base variable the solver starts from: zeros (the prior's mean) or a seeded
@@ -156,7 +170,8 @@ impl<'g, P: LatentPrior, G: DiscreteGenerator> PriorSolver<'g, P, G> {
         config: &PriorSolverConfig,
     ) -> Result<(Tensor, Tensor, Jet, Tensor)> {
         let latent = self.latent_of(base)?;
-        let order = if config.tv_weight > 0.0 && forward.order() == JetOrder::Value {
+        let tv_here = config.tv_weight > 0.0 && self.tv_points.is_none();
+        let order = if tv_here && forward.order() == JetOrder::Value {
             JetOrder::Gradient
         } else {
             forward.order()
@@ -167,7 +182,13 @@ impl<'g, P: LatentPrior, G: DiscreteGenerator> PriorSolver<'g, P, G> {
         let misfit = forward.misfit(&jet)?;
         let mut loss = misfit.clone();
         if config.tv_weight > 0.0 {
-            let g = jet.gradient()?.expect("a gradient jet"); // (1, P, C, 2)
+            let g = match &self.tv_points {
+                Some(points) => self
+                    .generator
+                    .jet_frozen(&latent, points, JetOrder::Gradient)?,
+                None => jet.clone(),
+            };
+            let g = g.gradient()?.expect("a gradient jet"); // (1, P, C, 2)
             let tv = (g.sqr()?.sum_keepdim(3)? + 1e-12)?.sqrt()?.mean_all()?;
             loss = (loss + (tv * config.tv_weight)?)?;
         }

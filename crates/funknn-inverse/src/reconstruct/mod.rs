@@ -2,9 +2,11 @@
 //! least squares.
 
 mod fbp;
+mod poisson;
 mod tikhonov;
 mod tv;
 
 pub use fbp::{Fbp, FbpConfig, Filter};
+pub use poisson::{poisson_reconstruct, PoissonConfig};
 pub use tikhonov::{tikhonov_reconstruct, zero_border_mean, TikhonovConfig};
 pub use tv::{tv_reconstruct, TvConfig, TvReport};

@@ -69,7 +69,7 @@ pub fn tikhonov_reconstruct<T: Scalar>(
             let g = LinearOperator::<T>::apply_vec(&grad, x)?;
             let gtg = LinearOperator::<T>::adjoint_vec(&grad, &g)?;
             for (o, v) in out.iter_mut().zip(gtg) {
-                *o = *o + lambda * v;
+                *o += lambda * v;
             }
         }
         Ok(out)
@@ -89,8 +89,8 @@ pub fn tikhonov_reconstruct<T: Scalar>(
         }
         let alpha = rr / pq;
         for k in 0..x.len() {
-            x[k] = x[k] + T::of(alpha) * p[k];
-            r[k] = r[k] - T::of(alpha) * q[k];
+            x[k] += T::of(alpha) * p[k];
+            r[k] -= T::of(alpha) * q[k];
         }
         let rr_new = dot(&r, &r);
         let beta = rr_new / rr;
