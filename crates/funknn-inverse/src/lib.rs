@@ -3,7 +3,11 @@
 //! Inverse problems for funknn, starting with computed tomography: an exact, fast,
 //! differentiable parallel-beam ray transform on any grid (and a mesh-free one for continuous
 //! images), phantoms with exact sinograms, and the classical reconstructions (filtered
-//! back-projection, TV by Chambolle–Pock) that a learned prior must beat.
+//! back-projection, TV by Chambolle–Pock) that a learned prior must beat; then the learned
+//! prior itself: [`PriorSolver`] fits a functional generator (funknn-gen) to observations
+//! through any [`ForwardModel`] (CT, gradients, Laplacian with boundary values), beside
+//! classical baselines for the derivative problems ([`tikhonov_reconstruct`],
+//! [`poisson_reconstruct`]). See `docs/inverse.md`.
 //!
 //! The geometry ([`ParallelGeometry`], [`ImageGrid`]) is data; the projector
 //! ([`RayTransform`]) applies it and is one [`LinearOperator`] among others; the solvers take
