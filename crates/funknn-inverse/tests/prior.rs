@@ -143,6 +143,7 @@ fn loss_gradients_with_respect_to_the_latent_match_finite_differences() {
     let config = PriorSolverConfig {
         tv_weight: 0.01,
         likelihood_weight: 0.01,
+        range_weight: 0.5,
         ..PriorSolverConfig::default()
     };
     let base0 = Tensor::new(

@@ -152,6 +152,10 @@ struct CommonArgs {
     /// (gradient), 0 (ct, poisson).
     #[arg(long)]
     tv_weight: Option<f64>,
+    /// Weight of the penalty on values outside [0, 1] at the forward model's points.
+    /// Default: 0.
+    #[arg(long)]
+    range_weight: Option<f64>,
     /// 0: start at the prior's mean; above 0: at a prior sample at this temperature.
     #[arg(long, default_value_t = 0.0)]
     start_temperature: f64,
@@ -317,6 +321,7 @@ const CT_DEFAULTS: PriorSolverConfig = PriorSolverConfig {
     decoder_lr: 3e-4,
     likelihood_weight: 0.0,
     tv_weight: 0.0,
+    range_weight: 0.0,
     start_temperature: 0.0,
     seed: 0,
 };
@@ -348,6 +353,7 @@ fn solver_config(c: &CommonArgs, d: PriorSolverConfig) -> Result<PriorSolverConf
         decoder_lr: c.decoder_lr.unwrap_or(d.decoder_lr),
         likelihood_weight: c.likelihood_weight.unwrap_or(d.likelihood_weight),
         tv_weight: c.tv_weight.unwrap_or(d.tv_weight),
+        range_weight: c.range_weight.unwrap_or(d.range_weight),
         start_temperature: c.start_temperature,
         seed: c.seed,
     };

@@ -26,6 +26,10 @@ pub struct PriorSolverConfig {
     /// Weight of the total variation `mean |∇u|` at the forward model's points (exact,
     /// from the jets).
     pub tv_weight: f64,
+    /// Weight of `mean(min(u, 0)² + max(u − 1, 0)²)` at the forward model's points: keeps
+    /// the image in the intensity range [0, 1] where the data cannot (the missing wedge of
+    /// limited-view CT).
+    pub range_weight: f64,
     /// 0: start at the prior's mean (the official start). Above 0: start at a prior sample
     /// at this temperature, drawn from `seed`.
     pub start_temperature: f64,
@@ -41,6 +45,7 @@ impl Default for PriorSolverConfig {
             decoder_lr: 1e-4,
             likelihood_weight: 0.0,
             tv_weight: 0.0,
+            range_weight: 0.0,
             start_temperature: 0.0,
             seed: 0,
         }
@@ -69,6 +74,7 @@ impl PriorSolverConfig {
         for (what, w) in [
             ("likelihood weight", self.likelihood_weight),
             ("TV weight", self.tv_weight),
+            ("range weight", self.range_weight),
             ("start temperature", self.start_temperature),
         ] {
             if !(w.is_finite() && w >= 0.0) {
@@ -191,6 +197,13 @@ impl<'g, P: LatentPrior, G: DiscreteGenerator> PriorSolver<'g, P, G> {
             let g = g.gradient()?.expect("a gradient jet"); // (1, P, C, 2)
             let tv = (g.sqr()?.sum_keepdim(3)? + 1e-12)?.sqrt()?.mean_all()?;
             loss = (loss + (tv * config.tv_weight)?)?;
+        }
+        if config.range_weight > 0.0 {
+            let u = jet.value()?;
+            let below = u.relu()?.sub(&u)?; // max(−u, 0)
+            let above = (u - 1.0)?.relu()?;
+            let out = (below.sqr()? + above.sqr()?)?.mean_all()?;
+            loss = (loss + (out * config.range_weight)?)?;
         }
         if config.likelihood_weight > 0.0 {
             let d = latent.dim(1)? as f64;
