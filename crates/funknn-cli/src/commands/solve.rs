@@ -153,7 +153,7 @@ struct CommonArgs {
     #[arg(long)]
     tv_weight: Option<f64>,
     /// Weight of the penalty on values outside [0, 1] at the forward model's points.
-    /// Default: 0.
+    /// Default: 1 (ct), 0 (gradient, poisson).
     #[arg(long)]
     range_weight: Option<f64>,
     /// 0: start at the prior's mean; above 0: at a prior sample at this temperature.
@@ -312,8 +312,9 @@ fn prepare(c: &CommonArgs) -> Result<(ImageGrid, Option<Vec<f32>>)> {
     Ok((grid, truth))
 }
 
-/// The defaults of `solve ct`: 100 latent steps, then 1,000 decoder steps at 3e-4
-/// (docs/inverse.md: the decoder phase gains most; longer runs fit the noise).
+/// The defaults of `solve ct`: 100 latent steps, then 1,000 decoder steps at 3e-4 (the
+/// decoder phase gains most), and the [0, 1] range penalty at 1, which keeps the missing
+/// wedge of limited view from going negative (docs/inverse.md).
 const CT_DEFAULTS: PriorSolverConfig = PriorSolverConfig {
     latent_steps: 100,
     latent_lr: 0.05,
@@ -321,20 +322,26 @@ const CT_DEFAULTS: PriorSolverConfig = PriorSolverConfig {
     decoder_lr: 3e-4,
     likelihood_weight: 0.0,
     tv_weight: 0.0,
-    range_weight: 0.0,
+    range_weight: 1.0,
     start_temperature: 0.0,
     seed: 0,
 };
 
 /// The defaults of `solve gradient`: as CT's, with TV on the working grid (1e-3), which
-/// keeps the image flat where sparse gradients say nothing (docs/inverse.md).
+/// keeps the image flat where sparse gradients say nothing, and no range penalty
+/// (docs/inverse.md).
 const GRADIENT_DEFAULTS: PriorSolverConfig = PriorSolverConfig {
     tv_weight: 1e-3,
+    range_weight: 0.0,
     ..CT_DEFAULTS
 };
 
-/// The defaults of `solve poisson`: as CT's (TV on the grid lowers the PSNR here).
-const POISSON_DEFAULTS: PriorSolverConfig = CT_DEFAULTS;
+/// The defaults of `solve poisson`: as CT's without the range penalty (TV on the grid
+/// lowers the PSNR here).
+const POISSON_DEFAULTS: PriorSolverConfig = PriorSolverConfig {
+    range_weight: 0.0,
+    ..CT_DEFAULTS
+};
 
 /// What fixes what the data cannot see.
 #[derive(Clone, Copy, PartialEq, Eq)]
