@@ -63,6 +63,14 @@ impl ImageGrid {
             (i as f64 + 0.5) / self.height as f64,
         ]
     }
+
+    /// Every pixel centre `[x, y]`, row-major: the points at which an image on this grid is
+    /// rendered.
+    pub fn centres(&self) -> Vec<[f64; 2]> {
+        (0..self.height)
+            .flat_map(|i| (0..self.width).map(move |j| self.centre(i, j)))
+            .collect()
+    }
 }
 
 /// Parallel-beam rays: every angle with every offset. A sinogram on it is `(A, D)`,

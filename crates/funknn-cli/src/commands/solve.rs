@@ -483,15 +483,7 @@ fn solve_with_prior(
     let mut solver = PriorSolver::new(&prior, vars);
     if !values_on_grid {
         // Observations at points: TV over the whole working grid, as the classical TV's.
-        let centres: Vec<[f32; 2]> = (0..grid.height)
-            .flat_map(|i| {
-                (0..grid.width).map(move |j| {
-                    let p = grid.centre(i, j);
-                    [p[0] as f32, p[1] as f32]
-                })
-            })
-            .collect();
-        solver = solver.with_tv_points(funknn_inverse::prior::points_tensor("grid", &centres)?)?;
+        solver = solver.with_tv_points(funknn_inverse::prior::grid_points(grid)?)?;
     }
     let bar = progress::steps((config.latent_steps + config.decoder_steps) as u64);
     let started = Instant::now();

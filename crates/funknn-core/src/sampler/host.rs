@@ -104,6 +104,15 @@ struct AxisTaps<T> {
     weights: Vec<T>,
 }
 
+impl<T> Default for AxisTaps<T> {
+    fn default() -> Self {
+        AxisTaps {
+            first: Vec::new(),
+            weights: Vec::new(),
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn axis_taps<T: Real>(
     kernel: KernelKind,
@@ -207,14 +216,7 @@ pub(crate) fn sample_host_parts<T: Real>(
     let p = points.len();
     out.clear();
     out.resize(k_parts * p * c * ps * ps, T::ZERO);
-    let mut tx = AxisTaps::<T> {
-        first: Vec::new(),
-        weights: Vec::new(),
-    };
-    let mut ty = AxisTaps::<T> {
-        first: Vec::new(),
-        weights: Vec::new(),
-    };
+    let (mut tx, mut ty) = (AxisTaps::<T>::default(), AxisTaps::<T>::default());
     // cols[(dx, r, ch, q)]: the column contraction of each window row, q innermost so that
     // the row contraction below runs along contiguous rows of the patch.
     let mut cols: Vec<T> = Vec::new();
@@ -299,14 +301,7 @@ pub(crate) fn sample_host_adjoint<T: Real>(
             "buffer sizes do not match the points and images",
         ));
     }
-    let mut tx = AxisTaps::<T> {
-        first: Vec::new(),
-        weights: Vec::new(),
-    };
-    let mut ty = AxisTaps::<T> {
-        first: Vec::new(),
-        weights: Vec::new(),
-    };
+    let (mut tx, mut ty) = (AxisTaps::<T>::default(), AxisTaps::<T>::default());
     // cols[(dx, r, ch, q)]: the adjoint of the row contraction, then scattered along rows.
     let mut cols: Vec<T> = Vec::new();
     for (pi, &(img, x, y)) in points.iter().enumerate() {

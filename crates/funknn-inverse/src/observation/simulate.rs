@@ -27,9 +27,7 @@ pub fn simulate_gradient(
     noise_snr: Option<f64>,
     seed: u64,
 ) -> Result<GradientObservations> {
-    let points: Vec<[f64; 2]> = (0..grid.height)
-        .flat_map(|i| (0..grid.width).map(move |j| grid.centre(i, j)))
-        .collect();
+    let points = grid.centres();
     let c = image.channels();
     let jet = image.jet(&points, JetOrder::Gradient)?;
     let gradient = jet.gradient()?.expect("a gradient jet"); // (1, P, C, 2)

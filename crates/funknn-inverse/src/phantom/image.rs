@@ -72,10 +72,7 @@ impl ImagePhantom {
 
     /// The values at the pixel centres of `grid`: `(C, H, W)` row-major.
     pub fn render(&self, grid: &ImageGrid) -> Result<Vec<f64>> {
-        let points: Vec<[f64; 2]> = (0..grid.height)
-            .flat_map(|i| (0..grid.width).map(move |j| grid.centre(i, j)))
-            .collect();
-        let value = self.jet(&points, JetOrder::Value)?.value()?; // (1, P, C)
+        let value = self.jet(&grid.centres(), JetOrder::Value)?.value()?; // (1, P, C)
         let v: Vec<f64> = value.squeeze(0)?.t()?.flatten_all()?.to_vec1()?;
         Ok(v)
     }

@@ -5,9 +5,7 @@
 use candle_core::Tensor;
 use funknn_core::{Jet, JetOrder};
 
-use super::forward::{
-    mean_square, normalised_misfit, observed_tensor, points_tensor, ForwardModel,
-};
+use super::forward::{grid_points, mean_square, normalised_misfit, observed_tensor, ForwardModel};
 use crate::geometry::ImageGrid;
 use crate::operator::LinearOperator;
 use crate::ray_transform::{RayTransform, RayTransformOp};
@@ -42,17 +40,8 @@ impl CtForward {
         let range = LinearOperator::<f32>::range(&transform);
         crate::error::check_len("sinogram", sinogram.len(), range.iter().product())?;
         crate::scalar::check_finite("sinogram", sinogram)?;
-        let grid = *transform.grid();
-        let centres: Vec<[f32; 2]> = (0..grid.height)
-            .flat_map(|i| {
-                (0..grid.width).map(move |j| {
-                    let c = grid.centre(i, j);
-                    [c[0] as f32, c[1] as f32]
-                })
-            })
-            .collect();
         Ok(CtForward {
-            points: points_tensor("grid", &centres)?,
+            points: grid_points(transform.grid())?,
             sinogram: observed_tensor(sinogram, &range)?,
             scale: mean_square(sinogram),
             op: RayTransformOp::new(transform),

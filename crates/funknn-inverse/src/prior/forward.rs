@@ -4,6 +4,7 @@
 use candle_core::{DType, Device, Tensor};
 use funknn_core::{Jet, JetOrder};
 
+use crate::geometry::ImageGrid;
 use crate::observation::check_points;
 use crate::{Error, Result};
 
@@ -28,6 +29,16 @@ pub fn points_tensor(what: &'static str, points: &[[f32; 2]]) -> Result<Tensor> 
     check_points(what, points)?;
     let flat: Vec<f32> = points.iter().flat_map(|p| [p[0], p[1]]).collect();
     Ok(Tensor::from_vec(flat, (1, points.len(), 2), &Device::Cpu)?)
+}
+
+/// [`ImageGrid::centres`] as `(1, H·W, 2)` f32 points.
+pub fn grid_points(grid: &ImageGrid) -> Result<Tensor> {
+    let centres: Vec<[f32; 2]> = grid
+        .centres()
+        .iter()
+        .map(|c| [c[0] as f32, c[1] as f32])
+        .collect();
+    points_tensor("grid", &centres)
 }
 
 /// The mean square of `values`, floored so that all-zero data (black boundary values, say)

@@ -10,7 +10,7 @@ mod poisson;
 mod solver;
 
 pub use ct::CtForward;
-pub use forward::{points_tensor, ForwardModel};
+pub use forward::{grid_points, points_tensor, ForwardModel};
 pub use gradient::GradientForward;
 pub use poisson::PoissonForward;
 pub use solver::{Phase, PriorSolution, PriorSolver, PriorSolverConfig, SolverStep};

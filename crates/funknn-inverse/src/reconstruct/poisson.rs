@@ -10,8 +10,7 @@
 use crate::geometry::ImageGrid;
 use crate::observation::PoissonObservations;
 use crate::operator::{PointOperator, PointQuantity};
-use crate::reconstruct::tikhonov::{tikhonov_reconstruct, TikhonovConfig};
-use crate::scalar::dot;
+use crate::reconstruct::tikhonov::{conjugate_gradients, tikhonov_reconstruct, TikhonovConfig};
 use crate::{Error, Result};
 
 /// Settings of [`poisson_reconstruct`].
@@ -90,7 +89,8 @@ pub fn poisson_reconstruct(
         rhs[i * w] += 2.0 * nearest(2, t) * jh2;
         rhs[i * w + w - 1] += 2.0 * nearest(3, t) * jh2;
     }
-    let apply = |u: &[f64], out: &mut [f64]| {
+    let apply = |u: &[f64]| -> Result<Vec<f64>> {
+        let mut out = vec![0.0; u.len()];
         for i in 0..h {
             for j in 0..w {
                 let c = u[i * w + j];
@@ -110,30 +110,8 @@ pub fn poisson_reconstruct(
                 out[i * w + j] = acc;
             }
         }
+        Ok(out)
     };
     // 3. CG on −Δ u = rhs.
-    let n = h * w;
-    let mut u = vec![0.0; n];
-    let mut r = rhs.clone();
-    let mut p = r.clone();
-    let mut q = vec![0.0; n];
-    let mut rr = dot(&r, &r);
-    let stop = 1e-24 * rr;
-    for _ in 0..config.iterations {
-        if rr <= stop {
-            break;
-        }
-        apply(&p, &mut q);
-        let alpha = rr / dot(&p, &q);
-        for k in 0..n {
-            u[k] += alpha * p[k];
-            r[k] -= alpha * q[k];
-        }
-        let rr_new = dot(&r, &r);
-        for k in 0..n {
-            p[k] = r[k] + rr_new / rr * p[k];
-        }
-        rr = rr_new;
-    }
-    Ok(u)
+    Ok(conjugate_gradients(apply, &rhs, config.iterations, 1e-12)?.0)
 }

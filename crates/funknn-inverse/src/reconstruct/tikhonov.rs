@@ -49,18 +49,7 @@ pub fn tikhonov_reconstruct<T: Scalar>(
     data: &[T],
     config: &TikhonovConfig,
 ) -> Result<(Vec<T>, usize)> {
-    let shape = op.domain();
-    if shape.len() != 2 {
-        return Err(Error::shape("Tikhonov operator domain", "[H, W]", &shape));
-    }
-    if !(config.lambda.is_finite() && config.lambda >= 0.0) {
-        return Err(Error::invalid(
-            "lambda",
-            format!("{} is not a finite non-negative weight", config.lambda),
-        ));
-    }
-    check_len("data", data.len(), op.range_len())?;
-    crate::scalar::check_finite("data", data)?;
+    let shape = check_problem("Tikhonov operator domain", op, data, config.lambda)?;
     let grad = Gradient::new(shape[0], shape[1]);
     let lambda = T::of(config.lambda);
     let normal = |x: &[T]| -> Result<Vec<T>> {
@@ -75,32 +64,67 @@ pub fn tikhonov_reconstruct<T: Scalar>(
         Ok(out)
     };
     let b = op.adjoint_vec(data)?;
+    conjugate_gradients(normal, &b, config.iterations, config.tolerance)
+}
+
+/// Checks a regularised least-squares problem: an operator on `[H, W]` images, `data` of
+/// its range's length and finite, a finite non-negative λ. Returns the image shape.
+pub(crate) fn check_problem<T: Scalar>(
+    what: &'static str,
+    op: &dyn LinearOperator<T>,
+    data: &[T],
+    lambda: f64,
+) -> Result<Vec<usize>> {
+    let shape = op.domain();
+    if shape.len() != 2 {
+        return Err(Error::shape(what, "[H, W]", &shape));
+    }
+    if !(lambda.is_finite() && lambda >= 0.0) {
+        return Err(Error::invalid(
+            "lambda",
+            format!("{lambda} is not a finite non-negative weight"),
+        ));
+    }
+    check_len("data", data.len(), op.range_len())?;
+    crate::scalar::check_finite("data", data)?;
+    Ok(shape)
+}
+
+/// Conjugate gradients for `A x = b`, `A` symmetric positive (semi)definite given by
+/// `apply`, from zero (a null space stays at zero), until the residual falls below
+/// `tolerance · ‖b‖` or after `iterations`. Returns `x` and the iterations run.
+pub(crate) fn conjugate_gradients<T: Scalar>(
+    mut apply: impl FnMut(&[T]) -> Result<Vec<T>>,
+    b: &[T],
+    iterations: usize,
+    tolerance: f64,
+) -> Result<(Vec<T>, usize)> {
     let mut x = vec![T::zero(); b.len()];
-    let mut r = b.clone();
+    let mut r = b.to_vec();
     let mut p = r.clone();
     let mut rr = dot(&r, &r);
-    let stop = config.tolerance * config.tolerance * rr;
-    let mut iterations = 0;
-    while iterations < config.iterations && rr > stop && rr > 0.0 {
-        let q = normal(&p)?;
+    let stop = tolerance * tolerance * rr;
+    let mut done = 0;
+    while done < iterations && rr > stop && rr > 0.0 {
+        let q = apply(&p)?;
         let pq = dot(&p, &q);
         if pq <= 0.0 {
             break;
         }
-        let alpha = rr / pq;
+        let alpha = T::of(rr / pq);
         for k in 0..x.len() {
-            x[k] += T::of(alpha) * p[k];
-            r[k] -= T::of(alpha) * q[k];
+            x[k] += alpha * p[k];
+            r[k] -= alpha * q[k];
         }
         let rr_new = dot(&r, &r);
-        let beta = rr_new / rr;
+        let beta = T::of(rr_new / rr);
         for k in 0..p.len() {
-            p[k] = r[k] + T::of(beta) * p[k];
+            p[k] = r[k] + beta * p[k];
         }
         rr = rr_new;
-        iterations += 1;
+        done += 1;
     }
-    Ok((x, iterations))
+    Ok((x, done))
 }
 
 /// Shifts `image` so that the mean of its outermost ring of pixels is zero: how the

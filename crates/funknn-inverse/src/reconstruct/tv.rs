@@ -2,7 +2,6 @@
 //! `min_x ½‖Ax − y‖² + λ·TV(x)` (+ `x ≥ 0` if asked), for any linear operator `A` on H×W
 //! images.
 
-use crate::error::check_len;
 use crate::operator::{operator_norm, Gradient, LinearOperator, Scaled, Stacked};
 use crate::{Error, Result, Scalar};
 
@@ -102,18 +101,8 @@ pub fn tv_reconstruct<T: Scalar>(
     config: &TvConfig,
     mut progress: Option<&mut dyn FnMut(usize)>,
 ) -> Result<(Vec<T>, TvReport)> {
-    let shape = op.domain();
-    if shape.len() != 2 {
-        return Err(Error::shape("TV operator domain", "[H, W]", &shape));
-    }
-    if !(config.lambda.is_finite() && config.lambda >= 0.0) {
-        return Err(Error::invalid(
-            "lambda",
-            format!("{} is not a finite non-negative weight", config.lambda),
-        ));
-    }
-    check_len("data", data.len(), op.range_len())?;
-    crate::scalar::check_finite("data", data)?;
+    let shape =
+        crate::reconstruct::tikhonov::check_problem("TV operator domain", op, data, config.lambda)?;
     let (h, w) = (shape[0], shape[1]);
     let n = h * w;
     let grad = Gradient::new(h, w);
