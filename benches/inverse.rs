@@ -45,7 +45,13 @@ fn prior(
         source: None,
         temperature: None,
     };
+    // Saved and loaded again, as `funknn solve` loads a generator: weights that are
+    // constants, not variables, so that the latent phase computes no weight gradients.
     let (generator, _) = Generator::random(&config, 0, DType::F32, &Device::Cpu).unwrap();
+    let dir = std::env::temp_dir().join(format!("funknn-bench-generator-{}", std::process::id()));
+    generator.save(&dir, DType::F32).unwrap();
+    let generator = Generator::load(&dir, DType::F32, &Device::Cpu).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
     let funknn_config = Config {
         network: Network::Mlp,
         activation,

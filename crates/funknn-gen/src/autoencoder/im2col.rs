@@ -393,7 +393,7 @@ impl CustomOp3 for Conv3x3Op {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _b: &Tensor,
+        b: &Tensor,
         y: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
@@ -404,16 +404,30 @@ impl CustomOp3 for Conv3x3Op {
         } else {
             dy
         };
-        // The input gradient is the convolution of dz with the kernel turned by 180° and
-        // its channels swapped, without bias: this op again.
-        let (_, cin, _, _) = w.dims4()?;
-        let no_bias = Tensor::zeros(cin, w.dtype(), w.device())?;
-        let dx = conv3x3(&dz, &turned(w)?, &no_bias, false)?;
-        let dw = x.apply_op2_no_bwd(&dz, &Conv3x3WeightGradient)?;
-        // Summed over the pixels first: a contiguous reduction, much faster on the CPU.
-        let (n, c, h, w) = dz.dims4()?;
-        let db = dz.reshape((n, c, h * w))?.sum(2)?.sum(0)?;
-        Ok((Some(dx), Some(dw), Some(db)))
+        // Only what the graph tracks: an inverse problem's latent phase needs dx alone, and
+        // the weight gradient costs as much as the input's.
+        let dx = if x.track_op() {
+            // The convolution of dz with the kernel turned by 180° and its channels
+            // swapped, without bias: this op again.
+            let (_, cin, _, _) = w.dims4()?;
+            let no_bias = Tensor::zeros(cin, w.dtype(), w.device())?;
+            Some(conv3x3(&dz, &turned(w)?, &no_bias, false)?)
+        } else {
+            None
+        };
+        let dw = if w.track_op() {
+            Some(x.apply_op2_no_bwd(&dz, &Conv3x3WeightGradient)?)
+        } else {
+            None
+        };
+        let db = if b.track_op() {
+            // Summed over the pixels first: a contiguous reduction, much faster on the CPU.
+            let (n, c, h, w) = dz.dims4()?;
+            Some(dz.reshape((n, c, h * w))?.sum(2)?.sum(0)?)
+        } else {
+            None
+        };
+        Ok((dx, dw, db))
     }
 }
 
@@ -606,6 +620,31 @@ mod tests {
                     let err = (a - b).unwrap().abs().unwrap().max_all().unwrap();
                     assert!(err.to_scalar::<f64>().unwrap() < 1e-11, "{relu}");
                 }
+                // Constant weights (an inverse problem's latent phase): the same input
+                // gradient, and none computed for the weights.
+                let (kc, bc) = (k.as_tensor().detach(), b.as_tensor().detach());
+                let g3 = loss(conv3x3(&x, &kc, &bc, relu).unwrap())
+                    .backward()
+                    .unwrap();
+                let (a, b3) = (
+                    g1.get(x.as_tensor()).unwrap(),
+                    g3.get(x.as_tensor()).unwrap(),
+                );
+                let err = (a - b3).unwrap().abs().unwrap().max_all().unwrap();
+                assert_eq!(err.to_scalar::<f64>().unwrap(), 0.0, "{relu}");
+                assert!(g3.get(&kc).is_none() && g3.get(&bc).is_none());
+                // Constant input, variable weights: the weight gradient alone.
+                let xc = x.as_tensor().detach();
+                let g4 = loss(conv3x3(&xc, &k, &b, relu).unwrap())
+                    .backward()
+                    .unwrap();
+                let (a, b4) = (
+                    g1.get(k.as_tensor()).unwrap(),
+                    g4.get(k.as_tensor()).unwrap(),
+                );
+                let err = (a - b4).unwrap().abs().unwrap().max_all().unwrap();
+                assert_eq!(err.to_scalar::<f64>().unwrap(), 0.0, "{relu}");
+                assert!(g4.get(&xc).is_none());
             }
         }
     }
