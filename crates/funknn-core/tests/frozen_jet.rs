@@ -9,6 +9,18 @@ use common::{f64s, max_abs_diff};
 use funknn_core::{Activation, Config, FunkNN, JetOrder, KernelKind, Network};
 
 fn check(activation: Activation, kernel: KernelKind, order: JetOrder, channels: usize) {
+    check_at(activation, kernel, order, channels, false);
+}
+
+/// `raster`: the pixel centres of a 20×15 grid row by row (a rendering: y repeats along
+/// each row, which the sampler reuses), else random points.
+fn check_at(
+    activation: Activation,
+    kernel: KernelKind,
+    order: JetOrder,
+    channels: usize,
+    raster: bool,
+) {
     let config = Config {
         network: Network::Mlp,
         activation,
@@ -23,6 +35,13 @@ fn check(activation: Activation, kernel: KernelKind, order: JetOrder, channels: 
         .unwrap()
         .to_vec3::<f32>()
         .unwrap();
+    if raster {
+        let centre = |i: usize, n: usize| (i as f32 + 0.5) / n as f32;
+        let grid: Vec<Vec<f32>> = (0..300)
+            .map(|p| vec![centre(p % 20, 20), centre(p / 20, 15)])
+            .collect();
+        pts = vec![grid.clone(), grid];
+    }
     pts[0][0] = vec![0.0, 1.0];
     pts[1][1] = vec![1.0, 0.0];
     let points = Tensor::new(pts, &Device::Cpu).unwrap();
@@ -65,6 +84,9 @@ fn frozen_jet_equals_the_graph_for_values_and_image_gradients() {
     }
     check(Activation::Sin, KernelKind::Bspline, JetOrder::Laplacian, 1);
     check(Activation::Tanh, KernelKind::Bicubic, JetOrder::Gradient, 3);
+    for order in [JetOrder::Value, JetOrder::Laplacian] {
+        check_at(Activation::Relu, KernelKind::Bicubic, order, 1, true);
+    }
 }
 
 #[test]

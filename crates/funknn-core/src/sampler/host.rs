@@ -98,10 +98,13 @@ pub(crate) const SOBOLEV_PARTS: [&[(usize, usize)]; 9] = [
 ];
 
 /// Taps of one axis for one point: first pixel (before reflection) and weights
-/// `[sample][order][tap]`, derivative orders scaled by n^order.
+/// `[sample][order][tap]`, derivative orders scaled by n^order. One per axis and per call of
+/// a sampler, whose other arguments are fixed, so `coord` (the bits of the coordinate they
+/// were computed for) says when they can be reused: along a row of a grid, y repeats.
 struct AxisTaps<T> {
     first: Vec<i64>,
     weights: Vec<T>,
+    coord: Option<u64>,
 }
 
 impl<T> Default for AxisTaps<T> {
@@ -109,6 +112,7 @@ impl<T> Default for AxisTaps<T> {
         AxisTaps {
             first: Vec::new(),
             weights: Vec::new(),
+            coord: None,
         }
     }
 }
@@ -123,6 +127,10 @@ fn axis_taps<T: Real>(
     degree: usize,
     out: &mut AxisTaps<T>,
 ) {
+    if out.coord == Some(coord.to_bits()) {
+        return;
+    }
+    out.coord = Some(coord.to_bits());
     let (first, ntaps) = kernel.taps();
     let d = degree + 1;
     out.first.clear();
@@ -304,6 +312,7 @@ pub(crate) fn sample_host_adjoint<T: Real>(
     let (mut tx, mut ty) = (AxisTaps::<T>::default(), AxisTaps::<T>::default());
     // cols[(dx, r, ch, q)]: the adjoint of the row contraction, then scattered along rows.
     let mut cols: Vec<T> = Vec::new();
+    let mut col_index: Vec<usize> = Vec::new();
     for (pi, &(img, x, y)) in points.iter().enumerate() {
         if img >= n {
             return Err(Error::invalid(
@@ -336,19 +345,25 @@ pub(crate) fn sample_host_adjoint<T: Real>(
                 }
             }
         }
+        col_index.clear();
+        for q in 0..ps {
+            for tap in 0..ntaps {
+                col_index.push(reflect_index(tx.first[q] + tap as i64, w) * c);
+            }
+        }
         let img_base = img * h * w * c;
         for r in 0..rows {
             let row_base = img_base + reflect_index(r_lo + r as i64, h) * w * c;
             for q in 0..ps {
                 for tap in 0..ntaps {
-                    let col = reflect_index(tx.first[q] + tap as i64, w);
+                    let col = row_base + col_index[q * ntaps + tap];
                     for ch in 0..c {
                         let mut acc = T::ZERO;
                         for o in 0..d {
                             acc += tx.weights[(q * d + o) * ntaps + tap]
                                 * cols[((o * rows + r) * c + ch) * ps + q];
                         }
-                        grad[row_base + col * c + ch] += acc;
+                        grad[col + ch] += acc;
                     }
                 }
             }
