@@ -6,6 +6,7 @@ use candle_nn::{Linear, VarBuilder};
 
 use crate::autoencoder::config::AutoencoderConfig;
 use crate::autoencoder::conv::{conv3x3, relu_conv, Conv3x3};
+use crate::autoencoder::upsample::upsample_nearest_2x;
 use crate::generator::DiscreteGenerator;
 use crate::{Error, Result};
 
@@ -67,8 +68,7 @@ impl Decoder {
                 .reshape((n, self.config.bottleneck(), 2, 2))?;
         let last = self.stage_in.len() - 1;
         for (i, (first, (a, b))) in self.stage_in.iter().zip(&self.stage_convs).enumerate() {
-            let (h, w) = (x.dim(2)?, x.dim(3)?);
-            x = x.upsample_nearest2d(2 * h, 2 * w)?;
+            x = upsample_nearest_2x(&x)?;
             let xr = relu_conv(first, &x)?;
             if i < last {
                 x = (relu_conv(b, &relu_conv(a, &xr)?)? + xr)?;

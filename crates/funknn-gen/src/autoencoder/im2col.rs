@@ -40,11 +40,19 @@ impl Dims {
     }
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |t| t.get())
+}
+
 fn threads(work: usize) -> usize {
-    std::thread::available_parallelism()
-        .map(|t| t.get())
-        .unwrap_or(1)
-        .clamp(1, work.max(1))
+    cores().clamp(1, work.max(1))
+}
+
+/// How many threads each of `t` workers splits its products over: one, unless the batch
+/// has fewer groups of images than the machine has cores (one image, as an inverse problem
+/// or a single sample decodes), when the idle cores take rows of the product.
+fn inner_threads(t: usize) -> usize {
+    (cores() / t.max(1)).max(1)
 }
 
 /// Writes the im2col matrix of images `x` (`g` images, each `cin × h × w`) into `col`, row
@@ -97,8 +105,26 @@ fn matmul<T: Float>(
     c: &mut [T],
     c_rs: usize,
     accumulate: bool,
+    threads: usize,
 ) {
     assert!(m > 0 && n > 0 && k > 0);
+    if threads > 1 && m > 1 {
+        // Rows of `c` (and of `a`) in blocks, one per scoped thread (rayon's workers, which
+        // spin after a job, would compete with the next op's threads).
+        let rows = m.div_ceil(threads);
+        std::thread::scope(|s| {
+            for (i, block) in c.chunks_mut(rows * c_rs).enumerate() {
+                let r0 = i * rows;
+                if r0 >= m {
+                    break;
+                }
+                let mi = rows.min(m - r0);
+                let ai = (&a.0[r0 * a.1..], a.1, a.2);
+                s.spawn(move || matmul(mi, n, k, ai, b, block, c_rs, accumulate, 1));
+            }
+        });
+        return;
+    }
     assert!((m - 1) * a.1 + (k - 1) * a.2 < a.0.len());
     assert!((k - 1) * b.1 + (n - 1) * b.2 < b.0.len());
     assert!((m - 1) * c_rs + n <= c.len());
@@ -152,6 +178,8 @@ fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) -> Vec<
     }
     let per_image = d.cout * hw;
     let group = d.group();
+    let t = threads(d.n.div_ceil(group));
+    let inner = inner_threads(t);
     let run = |first: usize, y: &mut [T]| {
         let images = y.len() / per_image;
         let mut col = vec![T::zero(); d.cin * 9 * group * hw];
@@ -174,6 +202,7 @@ fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) -> Vec<
                     dst,
                     hw,
                     false,
+                    inner,
                 );
                 for co in 0..d.cout {
                     activate(&mut dst[co * hw..][..hw], bias[co], relu);
@@ -188,6 +217,7 @@ fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) -> Vec<
                     &mut out,
                     cols,
                     false,
+                    inner,
                 );
                 // (cout, g·hw) to (g, cout, hw), with the bias and the activation.
                 for i in 0..g {
@@ -201,7 +231,6 @@ fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) -> Vec<
             b += g;
         }
     };
-    let t = threads(d.n.div_ceil(group));
     let per_thread = d.n.div_ceil(t);
     std::thread::scope(|s| {
         for (i, chunk) in y.chunks_mut(per_thread * per_image).enumerate() {
@@ -218,6 +247,8 @@ fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
     let hw = d.pixels();
     let k = d.cin * 9;
     let group = d.group();
+    let t = threads(d.n.div_ceil(group));
+    let inner = inner_threads(t);
     let run = |first: usize, images: usize| {
         let mut dw = vec![T::zero(); d.cout * k];
         let mut col = vec![T::zero(); k * group * hw];
@@ -249,6 +280,7 @@ fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
                 &mut dw,
                 k,
                 b > 0,
+                inner,
             );
             b += g;
         }
@@ -257,7 +289,6 @@ fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
     if d.n == 0 || hw == 0 {
         return vec![T::zero(); d.cout * k];
     }
-    let t = threads(d.n.div_ceil(group));
     let per_thread = d.n.div_ceil(t);
     let parts: Vec<Vec<T>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..t)

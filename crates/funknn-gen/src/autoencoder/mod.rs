@@ -6,6 +6,7 @@ pub(crate) mod conv;
 pub(crate) mod decoder;
 pub(crate) mod encoder;
 pub(crate) mod im2col;
+pub(crate) mod upsample;
 
 pub use config::AutoencoderConfig;
 pub use decoder::Decoder;
