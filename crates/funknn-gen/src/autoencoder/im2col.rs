@@ -242,7 +242,10 @@ fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) -> Vec<
 }
 
 /// `dw = Σ_b dy_b · col(x_b)ᵀ`: `(cout, cin, 3, 3)` for `x` `(N, cin, h, w)` and `dy`
-/// `(N, cout, h, w)`.
+/// `(N, cout, h, w)`. The products make `dwᵀ` `(cin·9, cout)` row-major, transposed at the
+/// end: both operands are contiguous along the pixels, and `gemm`'s AVX-512 kernels run
+/// such a product at a third of their speed into a row-major `dw` but at full speed into
+/// its transpose (measured here: 31 against 84 GFLOP/s for 64 × 576 × 4096).
 fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
     let hw = d.pixels();
     let k = d.cin * 9;
@@ -272,13 +275,13 @@ fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
                 &grad
             };
             matmul(
+                k,
                 d.cout,
-                k,
                 cols,
-                (lhs, cols, 1),
-                (&col, 1, cols),
+                (&col, cols, 1),
+                (lhs, 1, cols),
                 &mut dw,
-                k,
+                d.cout,
                 b > 0,
                 inner,
             );
@@ -304,10 +307,16 @@ fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
             .map(|h| h.join().expect("a convolution worker panicked"))
             .collect()
     });
-    let mut dw = parts[0].clone();
+    let mut dwt = parts[0].clone();
     for part in &parts[1..] {
-        for (a, b) in dw.iter_mut().zip(part) {
+        for (a, b) in dwt.iter_mut().zip(part) {
             *a += *b;
+        }
+    }
+    let mut dw = vec![T::zero(); d.cout * k];
+    for (i, row) in dwt.chunks_exact(d.cout).enumerate() {
+        for (co, &v) in row.iter().enumerate() {
+            dw[co * k + i] = v;
         }
     }
     dw
