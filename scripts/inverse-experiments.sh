@@ -71,6 +71,10 @@ for ((k = first; k < first + count; k++)); do
       for l in ${TV_LAMBDAS:-0.03 0.1 0.3}; do
         run "$k" tv "$l" "$funknn" solve gradient --method tv --lambda "$l" --data "$data" --size $n -o "$out/$id-tv-$l.png" --truth "$truth"
       done
+      if [ "$problem" = noisy-gradient ]; then
+        # Dense observations: least-squares integration (DCT Poisson solve) applies.
+        run "$k" integrate - "$funknn" solve gradient --method integrate --data "$data" --size $n -o "$out/$id-integrate.png" --truth "$truth"
+      fi
       # shellcheck disable=SC2086
       run "$k" prior - "$funknn" solve gradient --data "$data" --size $n -o "$out/$id-prior.png" --truth "$truth" --losses "$out/$id-prior.csv" ${PRIOR_ARGS:-}
       ;;

@@ -125,6 +125,46 @@ fn gradient_problem_simulated_and_solved_by_every_method() {
     assert!(out.contains("7 steps in"), "{out}");
     let picture = image::open(&png).unwrap();
     assert_eq!((picture.width(), picture.height()), (32, 32));
+    // Least-squares integration needs dense observations: refused on the sparse ones, and
+    // close to the truth on noiseless dense ones.
+    let png = d.join("integrate.png");
+    let integrate = |obs: &Path| {
+        funknn(&[
+            "solve",
+            "gradient",
+            "--method",
+            "integrate",
+            "--data",
+            s(obs),
+            "--size",
+            "32",
+            "-o",
+            s(&png),
+            "--truth",
+            s(&truth),
+        ])
+    };
+    fails_with(&integrate(&obs), "308 points for a 32×32 grid");
+    assert!(
+        !png.exists(),
+        "integrate: output written for sparse observations"
+    );
+    let dense = d.join("dense.safetensors");
+    let out = stdout(&[
+        "simulate",
+        "gradient",
+        "--image",
+        s(&img),
+        "--size",
+        "32",
+        "-o",
+        s(&dense),
+    ]);
+    assert!(out.contains("at 1024 points"), "{out}");
+    let o = integrate(&dense);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(psnr(&out) > 30.0, "integrate: {out}");
 }
 
 #[test]

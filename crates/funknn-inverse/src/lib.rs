@@ -62,7 +62,7 @@ pub use ray_transform::{
     Interpolation, MeshFreeConfig, MeshFreeTransform, RayTransform, RayTransformOp,
 };
 pub use reconstruct::{
-    poisson_reconstruct, tikhonov_reconstruct, tv_reconstruct, zero_border_mean, Fbp, FbpConfig,
-    Filter, PoissonConfig, TikhonovConfig, TvConfig, TvReport,
+    integrate_gradient, poisson_reconstruct, tikhonov_reconstruct, tv_reconstruct,
+    zero_border_mean, Fbp, FbpConfig, Filter, PoissonConfig, TikhonovConfig, TvConfig, TvReport,
 };
 pub use scalar::Scalar;

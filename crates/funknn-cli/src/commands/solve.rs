@@ -11,10 +11,11 @@ use funknn_core::{FunkNN, KernelKind};
 use funknn_gen::{Decoder, FunctionalGenerator, RealNvp};
 use funknn_inverse::io::{load_image, save_image, BitDepth, Sinogram};
 use funknn_inverse::{
-    poisson_reconstruct, psnr, tikhonov_reconstruct, tv_reconstruct, zero_border_mean, CtForward,
-    ForwardModel, GradientForward, GradientObservations, ImageGrid, LinearOperator, Phase,
-    PointOperator, PointQuantity, PoissonConfig, PoissonForward, PoissonObservations, PriorSolver,
-    PriorSolverConfig, RayTransform, Scaled, Stacked, TikhonovConfig, TvConfig,
+    integrate_gradient, poisson_reconstruct, psnr, tikhonov_reconstruct, tv_reconstruct,
+    zero_border_mean, CtForward, ForwardModel, GradientForward, GradientObservations, ImageGrid,
+    LinearOperator, Phase, PointOperator, PointQuantity, PoissonConfig, PoissonForward,
+    PoissonObservations, PriorSolver, PriorSolverConfig, RayTransform, Scaled, Stacked,
+    TikhonovConfig, TvConfig,
 };
 
 use super::ct::{check_image_output, depth, print_scores, Depth};
@@ -62,6 +63,9 @@ enum Method {
     /// --lambda, default 1e-3), then the grid Poisson equation with the boundary values as
     /// Dirichlet data.
     Grid,
+    /// Classical (gradient only, dense observations at every pixel centre): least-squares
+    /// integration, a Neumann Poisson solve by the discrete cosine transform (FFT).
+    Integrate,
 }
 
 #[derive(clap::Args)]
@@ -212,6 +216,12 @@ pub fn run(args: &SolveArgs) -> Result<()> {
                     )
                 }
                 Method::Grid => bail!("--method grid is the Poisson problem's; use tikhonov or tv"),
+                Method::Integrate => {
+                    grey(obs.channels)?;
+                    let mut image = integrate_gradient(&grid, &obs)?;
+                    zero_border_mean(&mut image, &grid)?;
+                    finish(c, &grid, truth.as_deref(), &image)
+                }
                 method => {
                     grey(obs.channels)?;
                     let op = PointOperator::new(&grid, &obs.points, PointQuantity::Gradient)?;
@@ -232,6 +242,9 @@ pub fn run(args: &SolveArgs) -> Result<()> {
                     let forward = PoissonForward::new(&obs, a.boundary_weight)?;
                     let config = solver_config(c, POISSON_DEFAULTS)?;
                     solve_with_prior(c, &grid, truth.as_deref(), &forward, &config, Anchor::None)
+                }
+                Method::Integrate => {
+                    bail!("--method integrate is the gradient problem's; use grid, tikhonov or tv")
                 }
                 Method::Grid => {
                     let config = PoissonConfig {
@@ -405,8 +418,10 @@ fn classical(
             );
             x
         }
-        Method::Prior | Method::Grid => {
-            unreachable!("the prior and the grid Poisson solve have their own paths")
+        Method::Prior | Method::Grid | Method::Integrate => {
+            unreachable!(
+                "the prior, the grid Poisson solve and the integration have their own paths"
+            )
         }
     })
 }
