@@ -144,18 +144,11 @@ struct FrozenJet {
 }
 
 /// Runs `$body` with `$f`, the closure `z ↦ (σ, σ′, σ″, σ‴)` of `$activation`, specialised
-/// per activation so that the loops over a layer's parts inline it: ReLU's become selects
-/// that vectorise, and the sine costs one `sin_cos` (ω scales its argument).
+/// per activation so that the loops over a layer's parts inline it: the sine costs one
+/// `sin_cos` (ω scales its argument). (ReLU takes the mask path of the passes instead.)
 macro_rules! with_rule {
     ($activation:expr, $omega:expr, |$f:ident| $body:expr) => {
         match $activation {
-            Activation::Relu => {
-                let $f = |z: f32| {
-                    let on = if z > 0.0 { 1.0 } else { 0.0 };
-                    (z * on, on, 0.0, 0.0)
-                };
-                $body
-            }
             Activation::Sin => {
                 let w: f32 = $omega;
                 let $f = move |z: f32| {
