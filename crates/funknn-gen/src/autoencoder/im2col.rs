@@ -40,6 +40,9 @@ impl Dims {
     }
 }
 
+/// Multiply-adds from which a product is worth splitting over threads.
+const SPLIT_MACS: usize = 1 << 23;
+
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |t| t.get())
 }
@@ -108,7 +111,8 @@ fn matmul<T: Float>(
     threads: usize,
 ) {
     assert!(m > 0 && n > 0 && k > 0);
-    if threads > 1 && m > 1 {
+    // Below ~16 MFLOP (well under a millisecond) spawning threads costs more than it saves.
+    if threads > 1 && m > 1 && m * n * k >= SPLIT_MACS {
         // Rows of `c` (and of `a`) in blocks, one per scoped thread (rayon's workers, which
         // spin after a job, would compete with the next op's threads).
         let rows = m.div_ceil(threads);
