@@ -257,7 +257,7 @@ fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
     let t = threads(d.n.div_ceil(group));
     let inner = inner_threads(t);
     let run = |first: usize, images: usize| {
-        let mut dw = vec![T::zero(); d.cout * k];
+        let mut dwt = vec![T::zero(); k * d.cout];
         let mut col = vec![T::zero(); k * group * hw];
         let mut grad = vec![T::zero(); if group > 1 { d.cout * group * hw } else { 0 }];
         let mut b = 0;
@@ -284,14 +284,14 @@ fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
                 cols,
                 (&col, cols, 1),
                 (lhs, 1, cols),
-                &mut dw,
+                &mut dwt,
                 d.cout,
                 b > 0,
                 inner,
             );
             b += g;
         }
-        dw
+        dwt
     };
     if d.n == 0 || hw == 0 {
         return vec![T::zero(); d.cout * k];
