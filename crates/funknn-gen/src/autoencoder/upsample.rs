@@ -33,6 +33,9 @@ fn dims4(l: &Layout) -> Result<(usize, usize, usize, usize)> {
 
 fn upsample<T: WithDType>(x: &[T], planes: usize, h: usize, w: usize) -> Vec<T> {
     let mut out = Vec::with_capacity(x.len() * 4);
+    if h * w == 0 {
+        return out;
+    }
     for plane in x.chunks_exact(h * w).take(planes) {
         for row in plane.chunks_exact(w) {
             let start = out.len();
@@ -48,6 +51,9 @@ fn upsample<T: WithDType>(x: &[T], planes: usize, h: usize, w: usize) -> Vec<T> 
 
 fn block_sum<T: WithDType>(y: &[T], planes: usize, h: usize, w: usize) -> Vec<T> {
     let mut out = Vec::with_capacity(planes * h * w);
+    if h * w == 0 {
+        return out;
+    }
     for plane in y.chunks_exact(4 * h * w).take(planes) {
         for rows in plane.chunks_exact(4 * w) {
             let (top, bottom) = rows.split_at(2 * w);
@@ -178,5 +184,8 @@ mod tests {
             let u_x = upsample_nearest_2x(&x0).unwrap();
             assert_eq!(diff(g3.get(y.as_tensor()).unwrap(), &u_x), 0.0);
         }
+        // An empty image is an empty result, not a panic.
+        let empty = Tensor::zeros((2, 1, 0, 3), DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(upsample_nearest_2x(&empty).unwrap().dims(), &[2, 1, 0, 6]);
     }
 }
