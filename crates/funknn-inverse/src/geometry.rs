@@ -64,6 +64,15 @@ impl ImageGrid {
         ]
     }
 
+    /// The inverse of [`Self::centre`]: a unit-square point `[x, y]` as `(column, row)` in
+    /// pixel units, pixel centres at the integers.
+    pub fn pixel_coords(&self, p: [f32; 2]) -> (f64, f64) {
+        (
+            p[0] as f64 * self.width as f64 - 0.5,
+            p[1] as f64 * self.height as f64 - 0.5,
+        )
+    }
+
     /// Every pixel centre `[x, y]`, row-major: the points at which an image on this grid is
     /// rendered.
     pub fn centres(&self) -> Vec<[f64; 2]> {

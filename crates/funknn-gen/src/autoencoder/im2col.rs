@@ -12,6 +12,9 @@ use candle_core::{
     CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType,
 };
 
+/// The name of the convolution's CPU ops in errors.
+const OP: &str = "conv3x3";
+
 /// Columns per matrix product: images are grouped until their pixels fill this many, so that
 /// the small stages (2×2 to 8×8) still make products wide enough to run at full speed.
 const COLUMNS: usize = 1024;
@@ -326,17 +329,23 @@ fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
     dw
 }
 
-fn contiguous<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
+/// The operand's values (`op` names the CPU op in errors; the upsampling shares these).
+pub(crate) fn contiguous<'a, T: WithDType>(
+    op: &str,
+    s: &'a CpuStorage,
+    l: &Layout,
+) -> Result<&'a [T]> {
     let data = s.as_slice::<T>()?;
     match l.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("conv3x3: operands must be contiguous"),
+        None => candle_core::bail!("{op}: operands must be contiguous"),
     }
 }
 
 /// Runs `f32_kernel` or `f64_kernel`, whichever type the operands have (mixed types are
 /// refused by [`contiguous`] inside them).
-fn by_dtype(
+pub(crate) fn by_dtype(
+    op: &str,
     first: &CpuStorage,
     f32_kernel: impl FnOnce() -> Result<CpuStorage>,
     f64_kernel: impl FnOnce() -> Result<CpuStorage>,
@@ -344,21 +353,21 @@ fn by_dtype(
     match first.dtype() {
         DType::F32 => f32_kernel(),
         DType::F64 => f64_kernel(),
-        dtype => candle_core::bail!("conv3x3: f32 or f64 operands, got {dtype:?}"),
+        dtype => candle_core::bail!("{op}: f32 or f64 operands, got {dtype:?}"),
     }
 }
 
-fn dims4(l: &Layout, name: &str) -> Result<(usize, usize, usize, usize)> {
+pub(crate) fn dims4(op: &str, l: &Layout, name: &str) -> Result<(usize, usize, usize, usize)> {
     match l.dims() {
         &[a, b, c, d] => Ok((a, b, c, d)),
-        dims => candle_core::bail!("conv3x3: {name} must be 4-d, got {dims:?}"),
+        dims => candle_core::bail!("{op}: {name} must be 4-d, got {dims:?}"),
     }
 }
 
 /// The sizes of a convolution of input layout `l1` with kernel layout `l2`.
 fn conv_dims(l1: &Layout, l2: &Layout) -> Result<Dims> {
-    let (n, cin, h, w) = dims4(l1, "the input")?;
-    let (cout, wcin, kh, kw) = dims4(l2, "the kernel")?;
+    let (n, cin, h, w) = dims4(OP, l1, "the input")?;
+    let (cout, wcin, kh, kw) = dims4(OP, l2, "the kernel")?;
     if wcin != cin || kh != 3 || kw != 3 {
         candle_core::bail!(
             "conv3x3: kernel {:?} does not fit an input of {cin} channels",
@@ -418,14 +427,15 @@ impl CustomOp3 for Conv3x3Op {
             d: &Dims,
         ) -> Result<Vec<T>> {
             let (x, w, b) = (
-                contiguous(s1, l1)?,
-                contiguous(s2, l2)?,
-                contiguous(s3, l3)?,
+                contiguous(OP, s1, l1)?,
+                contiguous(OP, s2, l2)?,
+                contiguous(OP, s3, l3)?,
             );
             Ok(forward::<T>(x, w, b, relu, d))
         }
         let operands = (s1, l1, s2, l2, s3, l3);
         let out = by_dtype(
+            OP,
             s1,
             || Ok(CpuStorage::F32(run(operands, self.relu, &d)?)),
             || Ok(CpuStorage::F64(run(operands, self.relu, &d)?)),
@@ -496,7 +506,7 @@ impl CustomOp2 for ReluGradient {
             s2: &CpuStorage,
             l2: &Layout,
         ) -> Result<Vec<T>> {
-            let (y, dy) = (contiguous::<T>(s1, l1)?, contiguous::<T>(s2, l2)?);
+            let (y, dy) = (contiguous::<T>(OP, s1, l1)?, contiguous::<T>(OP, s2, l2)?);
             Ok(y.iter()
                 .zip(dy)
                 .map(|(&y, &g)| if y > T::zero() { g } else { T::zero() })
@@ -510,6 +520,7 @@ impl CustomOp2 for ReluGradient {
             );
         }
         let out = by_dtype(
+            OP,
             s1,
             || Ok(CpuStorage::F32(mask(s1, l1, s2, l2)?)),
             || Ok(CpuStorage::F64(mask(s1, l1, s2, l2)?)),
@@ -533,8 +544,8 @@ impl CustomOp2 for Conv3x3WeightGradient {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (n, cin, h, w) = dims4(l1, "the input")?;
-        let (dn, cout, dh, dw) = dims4(l2, "the output gradient")?;
+        let (n, cin, h, w) = dims4(OP, l1, "the input")?;
+        let (dn, cout, dh, dw) = dims4(OP, l2, "the output gradient")?;
         if (dn, dh, dw) != (n, h, w) {
             candle_core::bail!(
                 "conv3x3: output gradient {:?} for input {:?}",
@@ -551,12 +562,13 @@ impl CustomOp2 for Conv3x3WeightGradient {
             d: &Dims,
         ) -> Result<Vec<T>> {
             Ok(weight_gradient::<T>(
-                contiguous(s1, l1)?,
-                contiguous(s2, l2)?,
+                contiguous(OP, s1, l1)?,
+                contiguous(OP, s2, l2)?,
                 d,
             ))
         }
         let out = by_dtype(
+            OP,
             s1,
             || Ok(CpuStorage::F32(run(s1, l1, s2, l2, &d)?)),
             || Ok(CpuStorage::F64(run(s1, l1, s2, l2, &d)?)),
@@ -578,11 +590,12 @@ pub(crate) fn conv3x3(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Result<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
-    fn tensor(shape: &[usize], seed: u64) -> Tensor {
+    /// Deterministic f64 values in [−0.5, 0.5).
+    pub(crate) fn tensor(shape: &[usize], seed: u64) -> Tensor {
         let n: usize = shape.iter().product();
         let v: Vec<f64> = (0..n as u64)
             .map(|i| {
@@ -591,6 +604,18 @@ mod tests {
             })
             .collect();
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    /// `max |a − b|` of two f64 tensors.
+    pub(crate) fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
     }
 
     /// Against candle's own convolution, in f64, for tiny, wide, grouped and odd shapes.
@@ -620,14 +645,7 @@ mod tests {
                 if relu {
                     theirs = theirs.relu().unwrap();
                 }
-                let err = (ours - theirs)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap();
+                let err = max_abs_diff(&ours, &theirs);
                 assert!(err < 1e-12, "{n} {cin} {cout} {h} {w} {relu}: {err}");
             }
         }
@@ -661,8 +679,7 @@ mod tests {
                 let g2 = loss(theirs).backward().unwrap();
                 for v in [x.as_tensor(), k.as_tensor(), b.as_tensor()] {
                     let (a, b) = (g1.get(v).unwrap(), g2.get(v).unwrap());
-                    let err = (a - b).unwrap().abs().unwrap().max_all().unwrap();
-                    assert!(err.to_scalar::<f64>().unwrap() < 1e-11, "{relu}");
+                    assert!(max_abs_diff(a, b) < 1e-11, "{relu}");
                 }
                 // Constant weights (an inverse problem's latent phase): the same input
                 // gradient, and none computed for the weights.
@@ -674,8 +691,7 @@ mod tests {
                     g1.get(x.as_tensor()).unwrap(),
                     g3.get(x.as_tensor()).unwrap(),
                 );
-                let err = (a - b3).unwrap().abs().unwrap().max_all().unwrap();
-                assert_eq!(err.to_scalar::<f64>().unwrap(), 0.0, "{relu}");
+                assert_eq!(max_abs_diff(a, b3), 0.0, "{relu}");
                 assert!(g3.get(&kc).is_none() && g3.get(&bc).is_none());
                 // Constant input, variable weights: the weight gradient alone.
                 let xc = x.as_tensor().detach();
@@ -686,8 +702,7 @@ mod tests {
                     g1.get(k.as_tensor()).unwrap(),
                     g4.get(k.as_tensor()).unwrap(),
                 );
-                let err = (a - b4).unwrap().abs().unwrap().max_all().unwrap();
-                assert_eq!(err.to_scalar::<f64>().unwrap(), 0.0, "{relu}");
+                assert_eq!(max_abs_diff(a, b4), 0.0, "{relu}");
                 assert!(g4.get(&xc).is_none());
             }
         }

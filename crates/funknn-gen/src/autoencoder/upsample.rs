@@ -6,8 +6,9 @@
 //! as much as the decoder's forward pass. Here both directions are one pass over the
 //! pixels, and each is the other's backward, so the pair stays differentiable to any order.
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor, WithDType};
+
+use crate::autoencoder::im2col::{by_dtype, contiguous, dims4};
 
 /// `(N, C, H, W)` → `(N, C, 2H, 2W)`, every pixel repeated in a 2×2 block.
 struct Upsample2x;
@@ -15,21 +16,6 @@ struct Upsample2x;
 /// `(N, C, 2H, 2W)` → `(N, C, H, W)`, the sum of each 2×2 block: the transpose of
 /// [`Upsample2x`].
 struct BlockSum2x;
-
-fn contiguous<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
-    let data = s.as_slice::<T>()?;
-    match l.contiguous_offsets() {
-        Some((start, end)) => Ok(&data[start..end]),
-        None => candle_core::bail!("upsample: the operand must be contiguous"),
-    }
-}
-
-fn dims4(l: &Layout) -> Result<(usize, usize, usize, usize)> {
-    match l.dims() {
-        &[a, b, c, d] => Ok((a, b, c, d)),
-        dims => candle_core::bail!("upsample: a 4-d operand, got {dims:?}"),
-    }
-}
 
 fn upsample<T: WithDType>(x: &[T], planes: usize, h: usize, w: usize) -> Vec<T> {
     let mut out = Vec::with_capacity(x.len() * 4);
@@ -71,12 +57,28 @@ impl CustomOp1 for Upsample2x {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (n, c, h, w) = dims4(l)?;
-        let out = match s.dtype() {
-            DType::F32 => CpuStorage::F32(upsample(contiguous::<f32>(s, l)?, n * c, h, w)),
-            DType::F64 => CpuStorage::F64(upsample(contiguous::<f64>(s, l)?, n * c, h, w)),
-            dtype => candle_core::bail!("upsample: f32 or f64, got {dtype:?}"),
-        };
+        const OP: &str = "upsample";
+        let (n, c, h, w) = dims4(OP, l, "the image")?;
+        let out = by_dtype(
+            OP,
+            s,
+            || {
+                Ok(CpuStorage::F32(upsample(
+                    contiguous(OP, s, l)?,
+                    n * c,
+                    h,
+                    w,
+                )))
+            },
+            || {
+                Ok(CpuStorage::F64(upsample(
+                    contiguous(OP, s, l)?,
+                    n * c,
+                    h,
+                    w,
+                )))
+            },
+        )?;
         Ok((out, Shape::from((n, c, 2 * h, 2 * w))))
     }
 
@@ -91,16 +93,32 @@ impl CustomOp1 for BlockSum2x {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (n, c, h2, w2) = dims4(l)?;
+        const OP: &str = "block sum";
+        let (n, c, h2, w2) = dims4(OP, l, "the gradient")?;
         if h2 % 2 != 0 || w2 % 2 != 0 {
-            candle_core::bail!("block sum: even sizes, got {h2}×{w2}");
+            candle_core::bail!("{OP}: even sizes, got {h2}×{w2}");
         }
         let (h, w) = (h2 / 2, w2 / 2);
-        let out = match s.dtype() {
-            DType::F32 => CpuStorage::F32(block_sum(contiguous::<f32>(s, l)?, n * c, h, w)),
-            DType::F64 => CpuStorage::F64(block_sum(contiguous::<f64>(s, l)?, n * c, h, w)),
-            dtype => candle_core::bail!("block sum: f32 or f64, got {dtype:?}"),
-        };
+        let out = by_dtype(
+            OP,
+            s,
+            || {
+                Ok(CpuStorage::F32(block_sum(
+                    contiguous(OP, s, l)?,
+                    n * c,
+                    h,
+                    w,
+                )))
+            },
+            || {
+                Ok(CpuStorage::F64(block_sum(
+                    contiguous(OP, s, l)?,
+                    n * c,
+                    h,
+                    w,
+                )))
+            },
+        )?;
         Ok((out, Shape::from((n, c, h, w))))
     }
 
@@ -123,37 +141,19 @@ pub(crate) fn upsample_nearest_2x(x: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::autoencoder::im2col::tests::{max_abs_diff, tensor};
     use candle_core::{Device, Var};
-
-    fn tensor(shape: (usize, usize, usize, usize), seed: u64) -> Tensor {
-        let n = shape.0 * shape.1 * shape.2 * shape.3;
-        let v: Vec<f64> = (0..n as u64)
-            .map(|i| (((i * 7919 + seed * 104_729) % 2003) as f64 / 2003.0) - 0.5)
-            .collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
 
     /// Values and gradients equal candle's upsampling, and the second derivative (the
     /// backward of the backward) is the upsampling again.
     #[test]
     fn matches_candle_and_differentiates_twice() {
-        for shape in [(2, 3, 4, 5), (1, 1, 1, 1), (3, 2, 8, 2)] {
-            let (_, _, h, w) = shape;
-            let x = Var::from_tensor(&tensor(shape, 1)).unwrap();
-            let probe = tensor((shape.0, shape.1, 2 * h, 2 * w), 2);
+        for (n, c, h, w) in [(2, 3, 4, 5), (1, 1, 1, 1), (3, 2, 8, 2)] {
+            let x = Var::from_tensor(&tensor(&[n, c, h, w], 1)).unwrap();
+            let probe = tensor(&[n, c, 2 * h, 2 * w], 2);
             let ours = upsample_nearest_2x(x.as_tensor()).unwrap();
             let theirs = x.as_tensor().upsample_nearest2d(2 * h, 2 * w).unwrap();
-            let diff = |a: &Tensor, b: &Tensor| {
-                (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap()
-            };
-            assert_eq!(diff(&ours, &theirs), 0.0);
+            assert_eq!(max_abs_diff(&ours, &theirs), 0.0);
             let g1 = (ours * &probe)
                 .unwrap()
                 .sum_all()
@@ -170,7 +170,7 @@ mod tests {
                 g1.get(x.as_tensor()).unwrap(),
                 g2.get(x.as_tensor()).unwrap(),
             );
-            assert!(diff(a, b) < 1e-12, "{shape:?}");
+            assert!(max_abs_diff(a, b) < 1e-12, "{:?}", (n, c, h, w));
             // ⟨U x, y⟩ = ⟨x, Uᵀ y⟩, with Uᵀ the block sum, differentiated by y: U x.
             let y = Var::from_tensor(&probe).unwrap();
             let x0 = x.as_tensor().detach();
@@ -182,7 +182,7 @@ mod tests {
                 .unwrap();
             let g3 = (ut_y * &x0).unwrap().sum_all().unwrap().backward().unwrap();
             let u_x = upsample_nearest_2x(&x0).unwrap();
-            assert_eq!(diff(g3.get(y.as_tensor()).unwrap(), &u_x), 0.0);
+            assert_eq!(max_abs_diff(g3.get(y.as_tensor()).unwrap(), &u_x), 0.0);
         }
         // An empty image is an empty result, not a panic.
         let empty = Tensor::zeros((2, 1, 0, 3), DType::F32, &Device::Cpu).unwrap();

@@ -100,8 +100,8 @@ impl PointOperator {
         } else {
             1
         };
-        for p in points {
-            let (fx, fy) = (p[0] as f64 * w as f64 - 0.5, p[1] as f64 * h as f64 - 0.5);
+        for &p in points {
+            let (fx, fy) = grid.pixel_coords(p);
             let (j0, i0) = (clamp(fx.floor() as isize, w), clamp(fy.floor() as isize, h));
             let (j1, i1) = ((j0 + 1).min(w - 1), (i0 + 1).min(h - 1));
             let tx = (fx - j0 as f64).clamp(0.0, 1.0);

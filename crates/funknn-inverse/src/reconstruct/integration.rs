@@ -108,7 +108,7 @@ fn pixel_of_each_point(grid: &ImageGrid, points: &[[f32; 2]]) -> Result<Vec<usiz
     let mut seen = vec![false; h * w];
     let mut index = Vec::with_capacity(points.len());
     for (k, &[x, y]) in points.iter().enumerate() {
-        let (fj, fi) = (x as f64 * w as f64 - 0.5, y as f64 * h as f64 - 0.5);
+        let (fj, fi) = grid.pixel_coords([x, y]);
         let (j, i) = (fj.round(), fi.round());
         // f32 points: a pixel centre is within a few ulps of its exact value.
         let on_centre = (fj - j).abs() < 1e-3 && (fi - i).abs() < 1e-3;
