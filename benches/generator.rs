@@ -6,10 +6,12 @@
 //!
 //! `cargo bench -p funknn-benches --bench generator`
 
+use std::collections::HashMap;
+
 use candle_core::{DType, Device, Tensor};
 use criterion::{criterion_group, criterion_main, Criterion};
 use funknn_gen::train::{GeneratorTrainConfig, GeneratorTrainer, ImageSet};
-use funknn_gen::{AutoencoderConfig, DiscreteGenerator, Generator, GeneratorConfig, LatentPrior};
+use funknn_gen::{AutoencoderConfig, DiscreteGenerator, Generator, GeneratorConfig};
 
 // The allocator of the `funknn` binary, whose training this measures.
 #[global_allocator]
@@ -48,40 +50,27 @@ fn generator_steps(c: &mut Criterion) {
 }
 
 /// The prior alone on fixed latents, as the official step times it (the trainer also encodes
-/// each batch).
+/// each batch): the NLL and its gradient, then Adam with weight decay, as the trainer's
+/// prior phase runs them.
 fn flow_step(c: &mut Criterion) {
     let config = trainer(32, true).config().generator.clone();
     let (generator, vars) = Generator::random(&config, 0, DType::F32, &Device::Cpu).unwrap();
     let latents = Tensor::randn(0f32, 1f32, (64, 256), &Device::Cpu).unwrap();
-    let flow_vars: Vec<_> = {
-        let data = vars.data().lock().unwrap();
-        data.iter()
-            .filter(|(k, _)| k.starts_with(funknn_gen::FLOW_PREFIX))
-            .map(|(_, v)| v.clone())
-            .collect()
-    };
-    let mut adam = <candle_nn::AdamW as candle_nn::Optimizer>::new(
-        flow_vars,
-        candle_nn::ParamsAdamW {
-            lr: 1e-4,
-            weight_decay: 1e-5,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut flow_vars = funknn_core::train::sorted_vars(&vars).unwrap();
+    flow_vars.retain(|(k, _)| k.starts_with(funknn_gen::FLOW_PREFIX));
+    let mut adam = funknn_core::train::Adam::new(flow_vars, 1e-4).unwrap();
+    adam.weight_decay = 1e-5;
     let mut g = c.benchmark_group("generator_step_batch64");
     g.sample_size(20);
     g.bench_function("flow_latent256_depth5", |b| {
         b.iter(|| {
-            let nll = generator
-                .prior
-                .log_prob(&latents)
-                .unwrap()
-                .mean_all()
-                .unwrap()
-                .neg()
-                .unwrap();
-            candle_nn::Optimizer::backward_step(&mut adam, &nll).unwrap();
+            let step = generator.prior.nll_gradient(&latents).unwrap();
+            let named: HashMap<String, Tensor> = step
+                .gradients
+                .into_iter()
+                .map(|(k, v)| (format!("{}{k}", funknn_gen::FLOW_PREFIX), v))
+                .collect();
+            adam.step_named(&named).unwrap();
         })
     });
     g.finish();

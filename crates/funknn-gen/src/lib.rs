@@ -19,6 +19,7 @@ mod folder;
 mod functional;
 mod generator;
 mod init;
+mod matmul;
 mod model;
 pub mod train;
 

@@ -177,12 +177,17 @@ fn the_autoencoder_learns_and_the_prior_fits() {
 fn a_resumed_run_equals_an_unbroken_one() {
     let dir = scratch("resume");
     let data = tiny_data();
-    let mut whole = GeneratorTrainer::new(tiny_config(4, 4)).unwrap();
+    // With noise on the prior's latents: a resumed run draws the same noise.
+    let config = GeneratorTrainConfig {
+        flow_noise: 0.05,
+        ..tiny_config(4, 4)
+    };
+    let mut whole = GeneratorTrainer::new(config.clone()).unwrap();
     while !whole.done() {
         whole.step(&data).unwrap();
     }
     // Broken once inside each phase.
-    let mut first = GeneratorTrainer::new(tiny_config(4, 4)).unwrap();
+    let mut first = GeneratorTrainer::new(config).unwrap();
     for _ in 0..2 {
         first.step(&data).unwrap();
     }
@@ -225,4 +230,80 @@ fn a_resumed_run_equals_an_unbroken_one() {
         .as_deref()
         .unwrap_or("")
         .contains("train-generator"));
+}
+
+#[test]
+fn a_run_starts_from_another_generators_autoencoder() {
+    let data = tiny_data();
+    let mut source = GeneratorTrainer::new(tiny_config(3, 0)).unwrap();
+    while !source.done() {
+        source.step(&data).unwrap();
+    }
+    let ae = |g: &Generator| -> Vec<(String, Vec<u32>)> {
+        params(g)
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with(funknn_gen::FLOW_PREFIX))
+            .collect()
+    };
+    // Another seed: its own random autoencoder until it starts from the source's.
+    let fresh = || {
+        GeneratorTrainer::new(GeneratorTrainConfig {
+            seed: 11,
+            ..tiny_config(0, 3)
+        })
+        .unwrap()
+    };
+    let mut prior_only = fresh();
+    assert_ne!(ae(prior_only.generator()), ae(source.generator()));
+    prior_only
+        .start_from_autoencoder(source.generator(), "the source")
+        .unwrap();
+    assert_eq!(ae(prior_only.generator()), ae(source.generator()));
+    assert_eq!(
+        prior_only.config().autoencoder_from.as_deref(),
+        Some("the source")
+    );
+    // Prior steps only: the autoencoder stays the source's, the prior moves.
+    let prior_before = params(prior_only.generator());
+    while !prior_only.done() {
+        prior_only.step(&data).unwrap();
+    }
+    assert_eq!(ae(prior_only.generator()), ae(source.generator()));
+    assert_ne!(params(prior_only.generator()), prior_before);
+    // Too late once a step is taken, and refused for another architecture.
+    let err = prior_only
+        .start_from_autoencoder(source.generator(), "the source")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("steps already"), "{err}");
+    let mut wider = tiny_config(0, 3);
+    wider.generator.autoencoder.width = 0.25;
+    let err = GeneratorTrainer::new(wider)
+        .unwrap()
+        .start_from_autoencoder(source.generator(), "the source")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the source has the autoencoder"), "{err}");
+}
+
+#[test]
+fn noise_on_the_latents_changes_the_prior_fit() {
+    let data = tiny_data();
+    let run = |noise: f64| {
+        let mut t = GeneratorTrainer::new(GeneratorTrainConfig {
+            flow_noise: noise,
+            ..tiny_config(2, 3)
+        })
+        .unwrap();
+        while !t.done() {
+            t.step(&data).unwrap();
+        }
+        t.losses().clone()
+    };
+    let (plain, noisy) = (run(0.0), run(0.1));
+    assert_eq!(plain.autoencoder, noisy.autoencoder);
+    assert_ne!(plain.flow, noisy.flow);
+    let mut bad = tiny_config(2, 3);
+    bad.flow_noise = -1.0;
+    assert!(GeneratorTrainer::new(bad).is_err());
 }

@@ -12,6 +12,7 @@ use funknn_gen::train::{
 };
 use funknn_gen::{AutoencoderConfig, FlowConfig, GeneratorConfig};
 
+use crate::models::load_generator;
 use crate::output::save_picture;
 use crate::progress;
 
@@ -79,6 +80,15 @@ pub struct TrainGeneratorArgs {
     /// Prior weight decay.
     #[arg(long, default_value_t = 1e-5)]
     pub flow_weight_decay: f64,
+    /// Standard deviation of Gaussian noise added to the latents the prior is fitted to
+    /// (0: none, as the official code; the shipped prior used 0.03).
+    #[arg(long, default_value_t = 0.0)]
+    pub flow_noise: f64,
+    /// Start from this generator's autoencoder (a folder or a hub id; its architecture
+    /// replaces --resolution, --channels, --width and --latent) instead of random weights;
+    /// with `--autoencoder-steps 0` the run fits a fresh prior to it.
+    #[arg(long)]
+    pub autoencoder_from: Option<String>,
     /// Steps between checkpoints and preview sheets (0: only at the end).
     #[arg(long, default_value_t = 200)]
     pub checkpoint_every: usize,
@@ -185,10 +195,30 @@ pub fn run(args: &TrainGeneratorArgs) -> Result<()> {
             latent_weight: args.latent_weight,
             flow_lr: args.flow_lr,
             flow_weight_decay: args.flow_weight_decay,
+            flow_noise: args.flow_noise,
+            autoencoder_from: None,
             checkpoint_every: args.checkpoint_every,
             seed: args.seed,
         };
-        GeneratorTrainer::new(config)?
+        let source = match &args.autoencoder_from {
+            Some(spec) => Some((
+                load_generator(Some(spec))
+                    .with_context(|| format!("loading --autoencoder-from {spec}"))?,
+                spec,
+            )),
+            None => None,
+        };
+        let mut config = config;
+        if let Some((g, _)) = &source {
+            // The source's architecture wins over --resolution, --width, --latent, ….
+            config.generator.autoencoder = g.config().autoencoder.clone();
+            config.generator.flow.latent_dim = g.config().autoencoder.latent_dim;
+        }
+        let mut trainer = GeneratorTrainer::new(config)?;
+        if let Some((g, spec)) = &source {
+            trainer.start_from_autoencoder(g, spec)?;
+        }
+        trainer
     };
     let config = trainer.config().clone();
     let data = load_data(args, &config.generator).context("reading the training images")?;

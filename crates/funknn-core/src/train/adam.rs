@@ -3,39 +3,50 @@
 
 use std::collections::HashMap;
 
-use candle_core::{backprop::GradStore, DType, Tensor, Var};
+use candle_core::{
+    backprop::GradStore, CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Tensor, Var,
+};
 
 use crate::Result;
 
-/// Adam (Kingma & Ba), PyTorch's defaults: β = (0.9, 0.999), ε = 1e−8, no weight decay.
+/// Adam (Kingma & Ba), PyTorch's defaults: β = (0.9, 0.999), ε = 1e−8, and PyTorch's
+/// `weight_decay` (the L2 term `wd · p` added to the gradient), 0 unless set.
 pub struct Adam {
     params: Vec<(String, Var)>,
-    first: HashMap<String, Tensor>,
-    second: HashMap<String, Tensor>,
+    /// Each parameter's first and second moments, stacked: `(2, numel)`.
+    moments: HashMap<String, Tensor>,
     step: usize,
     pub lr: f64,
+    pub weight_decay: f64,
     beta1: f64,
     beta2: f64,
     eps: f64,
+    /// Tests compare the host loops with the tensor expressions.
+    tensor_ops_only: bool,
 }
+
+/// Parameters from which the host loops split over two threads.
+const SPLIT_LEN: usize = 1 << 16;
 
 impl Adam {
     pub fn new(params: Vec<(String, Var)>, lr: f64) -> Result<Self> {
-        let mut first = HashMap::new();
-        let mut second = HashMap::new();
+        let mut moments = HashMap::new();
         for (name, v) in &params {
-            first.insert(name.clone(), v.zeros_like()?);
-            second.insert(name.clone(), v.zeros_like()?);
+            moments.insert(
+                name.clone(),
+                Tensor::zeros((2, v.elem_count()), v.dtype(), v.device())?,
+            );
         }
         Ok(Adam {
             params,
-            first,
-            second,
+            moments,
             step: 0,
             lr,
+            weight_decay: 0.0,
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            tensor_ops_only: false,
         })
     }
 
@@ -57,75 +68,95 @@ impl Adam {
     pub fn step_named(&mut self, grads: &HashMap<String, Tensor>) -> Result<()> {
         self.step += 1;
         let t = self.step as i32;
-        let bc1 = 1.0 - self.beta1.powi(t);
-        let bc2 = 1.0 - self.beta2.powi(t);
+        let bc = (1.0 - self.beta1.powi(t), 1.0 - self.beta2.powi(t));
         for (name, var) in &self.params {
             let Some(g) = grads.get(name) else {
                 continue;
             };
-            // The host loop for f32 on the CPU: no temporary tensors, the same bits.
-            let on_host = var.device().is_cpu() && var.dtype() == DType::F32;
-            let (m, v) = self.update(
-                var,
-                g,
-                (&self.first[name], &self.second[name]),
-                (bc1, bc2),
-                on_host,
-            )?;
-            self.first.insert(name.clone(), m);
-            self.second.insert(name.clone(), v);
+            if g.shape() != var.shape() {
+                return Err(crate::Error::invalid(
+                    "optimiser",
+                    format!(
+                        "gradient of {name} is {:?}, the parameter {:?}",
+                        g.dims(),
+                        var.dims()
+                    ),
+                ));
+            }
+            let mv = &self.moments[name];
+            // In place on the host for f32 on the CPU: two passes, no temporary tensors,
+            // the same bits as the tensor expressions.
+            let on_host = !self.tensor_ops_only
+                && var.device().is_cpu()
+                && var.as_tensor().is_contiguous()
+                && var.dtype() == DType::F32
+                && g.dtype() == DType::F32
+                && mv.dtype() == DType::F32;
+            if on_host {
+                self.update_on_host(var, &g.contiguous()?, mv, bc)?;
+            } else {
+                let mv = self.update_tensors(var, g, mv, bc)?;
+                self.moments.insert(name.clone(), mv);
+            }
         }
         Ok(())
     }
 
-    /// One parameter's update from its gradient `g`, moments `(m, v)` and bias corrections
-    /// `(bc1, bc2)`; returns the new moments. With tensor operations on any device and dtype,
-    /// or, `on_host` (f32 only), in a single host loop of the same f32 operations in the same
-    /// order (candle's `t * s` is `t * f32(s) + 0`, `t / s` is `t * f32(1/s) + 0` and `t + s`
-    /// is `t * 1 + f32(s)`), so bit for bit the same without a dozen temporary tensors.
-    fn update(
+    /// The update as tensor expressions, on any device and dtype; returns the new moments.
+    fn update_tensors(
         &self,
         var: &Var,
         g: &Tensor,
-        (m, v): (&Tensor, &Tensor),
+        mv: &Tensor,
         (bc1, bc2): (f64, f64),
-        on_host: bool,
-    ) -> Result<(Tensor, Tensor)> {
-        if !on_host {
-            let m = ((m * self.beta1)? + (g * (1.0 - self.beta1))?)?;
-            let v = ((v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
-            let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + self.eps)?)?;
-            var.set(&(var.as_tensor() - (update * self.lr)?)?)?;
-            return Ok((m, v));
-        }
-        let shape = var.shape().clone();
-        let flat = |t: &Tensor| -> Result<Vec<f32>> {
-            Ok(t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
+    ) -> Result<Tensor> {
+        let p = var.as_tensor();
+        let g = if self.weight_decay != 0.0 {
+            (g + (p * self.weight_decay)?)?
+        } else {
+            g.clone()
         };
-        let (mut p, g, mut m, mut v) = (flat(var.as_tensor())?, flat(g)?, flat(m)?, flat(v)?);
-        if g.len() != p.len() || m.len() != p.len() || v.len() != p.len() {
-            return Err(crate::Error::invalid(
-                "optimiser",
-                format!("gradient or moments of a different size than the parameter ({shape:?})"),
-            ));
-        }
+        let m = mv.get(0)?.reshape(p.shape())?;
+        let v = mv.get(1)?.reshape(p.shape())?;
+        let m = ((m * self.beta1)? + (&g * (1.0 - self.beta1))?)?;
+        let v = ((v * self.beta2)? + (g.sqr()? * (1.0 - self.beta2))?)?;
+        let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + self.eps)?)?;
+        var.set(&(p - (update * self.lr)?)?)?;
+        Ok(Tensor::stack(&[m.flatten_all()?, v.flatten_all()?], 0)?)
+    }
+
+    /// The same f32 operations in the same order as [`Self::update_tensors`] (candle's
+    /// `t * s` is `t * f32(s) + 0`, `t / s` is `t * f32(1/s) + 0` and `t + s` is
+    /// `t * 1 + f32(s)`), in place.
+    fn update_on_host(
+        &self,
+        var: &Var,
+        g: &Tensor,
+        mv: &Tensor,
+        (bc1, bc2): (f64, f64),
+    ) -> Result<()> {
         let f = |x: f64| x as f32;
-        let (b1, c1) = (f(self.beta1), f(1.0 - self.beta1));
-        let (b2, c2) = (f(self.beta2), f(1.0 - self.beta2));
-        let (s1, s2) = (f(1.0 / bc1), f(1.0 / bc2));
-        let (eps, lr) = (f(self.eps), f(self.lr));
-        for (((p, &g), m), v) in p.iter_mut().zip(&g).zip(m.iter_mut()).zip(v.iter_mut()) {
-            *m = (*m * b1 + 0.0) + (g * c1 + 0.0);
-            *v = (*v * b2 + 0.0) + ((g * g) * c2 + 0.0);
-            let update = (*m * s1 + 0.0) / ((*v * s2 + 0.0).sqrt() * 1.0 + eps);
-            *p -= update * lr + 0.0;
-        }
-        let dev = var.device();
-        var.set(&Tensor::from_vec(p, &shape, dev)?)?;
-        Ok((
-            Tensor::from_vec(m, &shape, dev)?,
-            Tensor::from_vec(v, &shape, dev)?,
-        ))
+        mv.inplace_op3(
+            g,
+            var.as_tensor(),
+            &MomentsOp {
+                b1: f(self.beta1),
+                c1: f(1.0 - self.beta1),
+                b2: f(self.beta2),
+                c2: f(1.0 - self.beta2),
+                decay: (self.weight_decay != 0.0).then(|| f(self.weight_decay)),
+            },
+        )?;
+        var.as_tensor().inplace_op2(
+            mv,
+            &UpdateOp {
+                s1: f(1.0 / bc1),
+                s2: f(1.0 / bc2),
+                eps: f(self.eps),
+                lr: f(self.lr),
+            },
+        )?;
+        Ok(())
     }
 
     pub fn steps_taken(&self) -> usize {
@@ -133,27 +164,158 @@ impl Adam {
     }
 
     /// Moments as named tensors (`m.<param>`, `v.<param>`), for checkpoints.
-    pub fn state(&self) -> HashMap<String, Tensor> {
+    pub fn state(&self) -> Result<HashMap<String, Tensor>> {
         let mut out = HashMap::new();
-        for (name, _) in &self.params {
-            out.insert(format!("m.{name}"), self.first[name].clone());
-            out.insert(format!("v.{name}"), self.second[name].clone());
+        for (name, var) in &self.params {
+            let mv = &self.moments[name];
+            for (i, prefix) in ["m", "v"].into_iter().enumerate() {
+                // A copy: the host update changes the moments in place.
+                let t = mv.get(i)?.reshape(var.shape())?.copy()?;
+                out.insert(format!("{prefix}.{name}"), t);
+            }
         }
-        out
+        Ok(out)
     }
 
     /// Restores moments saved by [`Self::state`] and the step count.
     pub fn restore(&mut self, state: &HashMap<String, Tensor>, step: usize) -> Result<()> {
-        for (name, _) in &self.params {
-            for (prefix, map) in [("m", &mut self.first), ("v", &mut self.second)] {
+        for (name, var) in &self.params {
+            let mut parts = Vec::new();
+            for prefix in ["m", "v"] {
                 let key = format!("{prefix}.{name}");
                 let t = state.get(&key).ok_or_else(|| {
                     crate::Error::invalid("checkpoint", format!("missing optimiser state {key}"))
                 })?;
-                map.insert(name.clone(), t.clone());
+                if t.elem_count() != var.elem_count() {
+                    return Err(crate::Error::invalid(
+                        "checkpoint",
+                        format!(
+                            "optimiser state {key} is {:?}, the parameter {:?}",
+                            t.dims(),
+                            var.dims()
+                        ),
+                    ));
+                }
+                parts.push(t.flatten_all()?.to_dtype(var.dtype())?);
             }
+            self.moments.insert(name.clone(), Tensor::stack(&parts, 0)?);
         }
         self.step = step;
+        Ok(())
+    }
+}
+
+fn host_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => candle_core::bail!("adam: the {what} must be contiguous f32"),
+    }
+}
+
+/// Whether a host loop over `n` parameters is worth splitting over two threads.
+fn split(n: usize) -> bool {
+    n >= SPLIT_LEN && std::thread::available_parallelism().is_ok_and(|t| t.get() >= 2)
+}
+
+/// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²` on the stacked moments, `g` with the weight
+/// decay of the parameter added when there is one.
+struct MomentsOp {
+    b1: f32,
+    c1: f32,
+    b2: f32,
+    c2: f32,
+    decay: Option<f32>,
+}
+
+impl InplaceOp3 for MomentsOp {
+    fn name(&self) -> &'static str {
+        "adam-moments"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<()> {
+        let g = host_slice(s2, l2, "gradient")?;
+        let p = host_slice(s3, l3, "parameter")?;
+        let n = g.len();
+        let mv = match (s1, l1.contiguous_offsets()) {
+            (CpuStorage::F32(v), Some((a, b))) if b - a == 2 * n && p.len() == n => &mut v[a..b],
+            _ => candle_core::bail!("adam: moments that do not fit the parameter"),
+        };
+        let (m, v) = mv.split_at_mut(n);
+        let run = |m: &mut [f32], v: &mut [f32], g: &[f32], p: &[f32]| {
+            for (((m, v), &g), &p) in m.iter_mut().zip(v).zip(g).zip(p) {
+                let g = match self.decay {
+                    Some(wd) => g + (p * wd + 0.0),
+                    None => g,
+                };
+                *m = (*m * self.b1 + 0.0) + (g * self.c1 + 0.0);
+                *v = (*v * self.b2 + 0.0) + ((g * g) * self.c2 + 0.0);
+            }
+        };
+        if split(n) {
+            let h = n / 2;
+            let ((m0, m1), (v0, v1)) = (m.split_at_mut(h), v.split_at_mut(h));
+            std::thread::scope(|s| {
+                s.spawn(|| run(m1, v1, &g[h..], &p[h..]));
+                run(m0, v0, &g[..h], &p[..h]);
+            });
+        } else {
+            run(m, v, g, p);
+        }
+        Ok(())
+    }
+}
+
+/// `p ← p − lr · m̂ / (√v̂ + ε)` from the stacked moments.
+struct UpdateOp {
+    s1: f32,
+    s2: f32,
+    eps: f32,
+    lr: f32,
+}
+
+impl InplaceOp2 for UpdateOp {
+    fn name(&self) -> &'static str {
+        "adam-update"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<()> {
+        let mv = host_slice(s2, l2, "moments")?;
+        let n = mv.len() / 2;
+        let p = match (s1, l1.contiguous_offsets()) {
+            (CpuStorage::F32(v), Some((a, b))) if b - a == n => &mut v[a..b],
+            _ => candle_core::bail!("adam: a parameter that does not fit its moments"),
+        };
+        let (m, v) = mv.split_at(n);
+        let run = |p: &mut [f32], m: &[f32], v: &[f32]| {
+            for ((p, &m), &v) in p.iter_mut().zip(m).zip(v) {
+                let update = (m * self.s1 + 0.0) / ((v * self.s2 + 0.0).sqrt() * 1.0 + self.eps);
+                *p -= update * self.lr + 0.0;
+            }
+        };
+        if split(n) {
+            let h = n / 2;
+            let (p0, p1) = p.split_at_mut(h);
+            std::thread::scope(|s| {
+                s.spawn(|| run(p1, &m[h..], &v[h..]));
+                run(p0, &m[..h], &v[..h]);
+            });
+        } else {
+            run(p, m, v);
+        }
         Ok(())
     }
 }
@@ -171,49 +333,88 @@ mod tests {
         Tensor::from_vec(v, (n / 4, 4), &Device::Cpu).unwrap()
     }
 
+    fn bits(t: &Tensor) -> Vec<u32> {
+        let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+        v.into_iter().map(f32::to_bits).collect()
+    }
+
     #[test]
     fn host_update_equals_the_tensor_expressions_bit_for_bit() {
-        let mut rng = Rng::new(3);
-        let n = 1000;
-        // Parameters near zero, so that a one-ulp change of an update shows in them.
-        let start = random(&mut rng, n, 1e-7);
-        // Two separate variables (`from_tensor` of a variable would share its storage).
-        let a = Var::from_tensor(&start).unwrap();
-        let b = Var::from_tensor(&start).unwrap();
-        let (mut m, mut v) = (a.zeros_like().unwrap(), a.zeros_like().unwrap());
-        let (mut mb, mut vb) = (m.clone(), v.clone());
-        let mut adam = Adam::new(vec![], 3e-4).unwrap();
-        for t in 1..=5 {
-            // Gradients of every size, zeros included.
-            let mut g = random(&mut rng, n, 10f64.powi(t - 3));
-            if t == 2 {
-                g = g.zeros_like().unwrap();
+        // 1,000 parameters (one thread) and 70,000 (split over two).
+        for n in [1000, 70_000] {
+            let mut rng = Rng::new(3);
+            // Parameters near zero, so that a one-ulp change of an update shows in them.
+            let start = random(&mut rng, n, 1e-7);
+            // Two separate variables (`from_tensor` of a variable would share its storage).
+            let a = Var::from_tensor(&start).unwrap();
+            let b = Var::from_tensor(&start).unwrap();
+            let mut host = Adam::new(vec![("p".into(), a.clone())], 3e-4).unwrap();
+            let mut tensors = Adam::new(vec![("p".into(), b.clone())], 3e-4).unwrap();
+            tensors.tensor_ops_only = true;
+            for t in 1..=5 {
+                // Gradients of every size, zeros included; weight decay in some steps.
+                let mut g = random(&mut rng, n, 10f64.powi(t - 3));
+                if t == 2 {
+                    g = g.zeros_like().unwrap();
+                }
+                for adam in [&mut host, &mut tensors] {
+                    adam.lr = 1e-3 / t as f64;
+                    adam.weight_decay = if t % 2 == 1 { 1e-2 } else { 0.0 };
+                    adam.step_named(&HashMap::from([("p".to_string(), g.clone())]))
+                        .unwrap();
+                }
+                assert_eq!(bits(a.as_tensor()), bits(b.as_tensor()), "n {n}, step {t}");
+                let (sa, sb) = (host.state().unwrap(), tensors.state().unwrap());
+                for k in ["m.p", "v.p"] {
+                    assert_eq!(sa[k].dims(), a.dims());
+                    assert_eq!(bits(&sa[k]), bits(&sb[k]), "{k}, n {n}, step {t}");
+                }
             }
-            adam.lr = 1e-3 / t as f64;
-            let (bc1, bc2) = (1.0 - 0.9f64.powi(t), 1.0 - 0.999f64.powi(t));
-            (m, v) = adam.update(&a, &g, (&m, &v), (bc1, bc2), true).unwrap();
-            (mb, vb) = adam.update(&b, &g, (&mb, &vb), (bc1, bc2), false).unwrap();
-            let bits = |t: &Tensor| -> Vec<u32> {
-                let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
-                v.into_iter().map(f32::to_bits).collect()
-            };
-            assert_eq!(
-                bits(a.as_tensor()),
-                bits(b.as_tensor()),
-                "parameters, step {t}"
-            );
-            assert_eq!(bits(&m), bits(&mb), "first moments, step {t}");
-            assert_eq!(bits(&v), bits(&vb), "second moments, step {t}");
+            // And it moved: the test compares something.
+            let moved = (a.as_tensor() - &start)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(moved > 1e-4, "{moved}");
         }
-        // And it moved: the test compares something.
-        let moved = (a.as_tensor() - &start)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert!(moved > 1e-4, "{moved}");
+    }
+
+    #[test]
+    fn state_round_trips_and_bad_state_is_refused() {
+        let mut rng = Rng::new(5);
+        let p = Var::from_tensor(&random(&mut rng, 64, 1.0)).unwrap();
+        let mut adam = Adam::new(vec![("p".into(), p.clone())], 1e-2).unwrap();
+        for _ in 0..3 {
+            let g = random(&mut rng, 64, 1.0);
+            adam.step_named(&HashMap::from([("p".to_string(), g)]))
+                .unwrap();
+        }
+        let saved = adam.state().unwrap();
+        let q = Var::from_tensor(&p.as_tensor().copy().unwrap()).unwrap();
+        let mut resumed = Adam::new(vec![("p".into(), q.clone())], 1e-2).unwrap();
+        resumed.restore(&saved, 3).unwrap();
+        let g = random(&mut rng, 64, 1.0);
+        for a in [&mut adam, &mut resumed] {
+            a.step_named(&HashMap::from([("p".to_string(), g.clone())]))
+                .unwrap();
+        }
+        assert_eq!(bits(p.as_tensor()), bits(q.as_tensor()));
+        let mut short = saved.clone();
+        short.insert(
+            "m.p".into(),
+            Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+        );
+        let err = resumed.restore(&short, 3).unwrap_err().to_string();
+        assert!(err.contains("m.p"), "{err}");
+        let wrong = HashMap::from([(
+            "p".to_string(),
+            Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+        )]);
+        let err = adam.step_named(&wrong).unwrap_err().to_string();
+        assert!(err.contains("gradient of p"), "{err}");
     }
 }

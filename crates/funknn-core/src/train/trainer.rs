@@ -669,7 +669,7 @@ impl Trainer {
             for (name, var) in sorted_vars(&self.varmap)? {
                 tensors.insert(format!("param.{name}"), var.as_tensor().clone());
             }
-            for (name, t) in self.adam.state() {
+            for (name, t) in self.adam.state()? {
                 tensors.insert(format!("adam.{name}"), t);
             }
             candle_core::safetensors::save(&tensors, tmp.join(TENSORS_FILE))?;

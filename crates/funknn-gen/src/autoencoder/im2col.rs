@@ -12,17 +12,15 @@ use candle_core::{
     CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType,
 };
 
+use crate::matmul::matmul;
+use crate::matmul::Float;
+
 /// The name of the convolution's CPU ops in errors.
 const OP: &str = "conv3x3";
 
 /// Columns per matrix product: images are grouped until their pixels fill this many, so that
 /// the small stages (2×2 to 8×8) still make products wide enough to run at full speed.
 const COLUMNS: usize = 1024;
-
-/// The element types the kernel runs on (`gemm` dispatches on them).
-pub(crate) trait Float: WithDType + Copy + Send + Sync + 'static {}
-impl Float for f32 {}
-impl Float for f64 {}
 
 /// `(N, C, H, W)` with the kernel's `3 × 3`: the only shape the autoencoder uses.
 #[derive(Debug, Clone, Copy)]
@@ -42,9 +40,6 @@ impl Dims {
         (COLUMNS / self.pixels()).clamp(1, self.n.max(1))
     }
 }
-
-/// Multiply-adds from which a product is worth splitting over threads.
-const SPLIT_MACS: usize = 1 << 23;
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |t| t.get())
@@ -97,67 +92,6 @@ fn im2col<T: Float>(x: &[T], g: usize, d: &Dims, col: &mut [T]) {
                 }
             }
         }
-    }
-}
-
-/// `c = a · b` (or `c += a · b`), row-major operands given by their strides.
-#[allow(clippy::too_many_arguments)]
-fn matmul<T: Float>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: (&[T], usize, usize),
-    b: (&[T], usize, usize),
-    c: &mut [T],
-    c_rs: usize,
-    accumulate: bool,
-    threads: usize,
-) {
-    assert!(m > 0 && n > 0 && k > 0);
-    // Below ~16 MFLOP (well under a millisecond) spawning threads costs more than it saves.
-    if threads > 1 && m > 1 && m * n * k >= SPLIT_MACS {
-        // Rows of `c` (and of `a`) in blocks, one per scoped thread (rayon's workers, which
-        // spin after a job, would compete with the next op's threads).
-        let rows = m.div_ceil(threads);
-        std::thread::scope(|s| {
-            for (i, block) in c.chunks_mut(rows * c_rs).enumerate() {
-                let r0 = i * rows;
-                if r0 >= m {
-                    break;
-                }
-                let mi = rows.min(m - r0);
-                let ai = (&a.0[r0 * a.1..], a.1, a.2);
-                s.spawn(move || matmul(mi, n, k, ai, b, block, c_rs, accumulate, 1));
-            }
-        });
-        return;
-    }
-    assert!((m - 1) * a.1 + (k - 1) * a.2 < a.0.len());
-    assert!((k - 1) * b.1 + (n - 1) * b.2 < b.0.len());
-    assert!((m - 1) * c_rs + n <= c.len());
-    // SAFETY: the assertions keep every strided access inside the three slices.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            c_rs as isize,
-            accumulate,
-            a.0.as_ptr(),
-            a.2 as isize,
-            a.1 as isize,
-            b.0.as_ptr(),
-            b.2 as isize,
-            b.1 as isize,
-            T::one(),
-            T::one(),
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
     }
 }
 

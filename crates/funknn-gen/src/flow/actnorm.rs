@@ -21,6 +21,11 @@ impl ActNorm {
         })
     }
 
+    /// The log-scale and shift `(s, t)`, each `(1, D)`.
+    pub(crate) fn parameters(&self) -> (&Tensor, &Tensor) {
+        (&self.s, &self.t)
+    }
+
     pub fn forward(&self, z: &Tensor) -> Result<(Tensor, Tensor)> {
         let out = z.broadcast_mul(&self.s.exp()?)?.broadcast_add(&self.t)?;
         Ok((out, self.log_det(z)?))

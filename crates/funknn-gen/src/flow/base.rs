@@ -44,4 +44,9 @@ impl DiagGaussian {
     pub fn mean(&self) -> &Tensor {
         &self.loc
     }
+
+    /// The log standard deviations, `(1, D)`.
+    pub(crate) fn log_scale(&self) -> &Tensor {
+        &self.log_scale
+    }
 }

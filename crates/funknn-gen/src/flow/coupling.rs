@@ -28,6 +28,11 @@ impl CouplingNet {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(self.out.forward(&self.hidden.forward(x)?.relu()?)?)
     }
+
+    /// The hidden and output layers (`net.0`, `net.2`).
+    pub(crate) fn layers(&self) -> (&Linear, &Linear) {
+        (&self.hidden, &self.out)
+    }
 }
 
 /// The official `MaskedAffineFlow(b, t, s)`; tensor names `b` (the mask, a buffer), `s.*`,
@@ -58,6 +63,11 @@ impl MaskedAffineCoupling {
     /// The mask, for saving it as the official buffer.
     pub fn mask(&self) -> &Tensor {
         &self.mask
+    }
+
+    /// The scale and shift networks.
+    pub(crate) fn nets(&self) -> (&CouplingNet, &CouplingNet) {
+        (&self.s, &self.t)
     }
 
     fn scale_shift(&self, z: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {

@@ -6,10 +6,12 @@ pub(crate) mod actnorm;
 pub(crate) mod base;
 pub(crate) mod config;
 pub(crate) mod coupling;
+pub(crate) mod nll_gradient;
 pub(crate) mod realnvp;
 
 pub use actnorm::ActNorm;
 pub use base::DiagGaussian;
 pub use config::FlowConfig;
 pub use coupling::{CouplingNet, MaskedAffineCoupling};
+pub use nll_gradient::NllGradient;
 pub use realnvp::RealNvp;

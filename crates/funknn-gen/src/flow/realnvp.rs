@@ -14,7 +14,7 @@ use crate::generator::LatentPrior;
 use crate::{Error, Result};
 
 #[derive(Debug, Clone)]
-enum Layer {
+pub(crate) enum Layer {
     Coupling(MaskedAffineCoupling),
     ActNorm(ActNorm),
 }
@@ -84,6 +84,15 @@ impl RealNvp {
 
     pub fn config(&self) -> &FlowConfig {
         &self.config
+    }
+
+    /// The layers in sampling order (`flows.{j}` is `layers()[j]`).
+    pub(crate) fn layers(&self) -> &[Layer] {
+        &self.layers
+    }
+
+    pub(crate) fn base(&self) -> &DiagGaussian {
+        &self.base
     }
 
     fn check(&self, z: &Tensor, name: &'static str) -> Result<()> {

@@ -44,6 +44,15 @@ pub struct GeneratorTrainConfig {
     pub flow_lr: f64,
     /// The prior's L2 weight decay, added to its gradient as PyTorch's Adam does (1e-5).
     pub flow_weight_decay: f64,
+    /// Standard deviation of Gaussian noise added to each prior batch's latents (0: none, as
+    /// the official code). A little noise keeps the flow from concentrating on the training
+    /// latents, and its samples from leaving the decoder's range (docs/generation.md).
+    #[serde(default)]
+    pub flow_noise: f64,
+    /// The generator whose autoencoder weights the run started from, if any (provenance: the
+    /// weights themselves are in the checkpoint).
+    #[serde(default)]
+    pub autoencoder_from: Option<String>,
     /// Steps between checkpoints (0: only at the end).
     pub checkpoint_every: usize,
     pub seed: u64,
@@ -70,6 +79,8 @@ impl Default for GeneratorTrainConfig {
             latent_weight: 0.01,
             flow_lr: 1e-4,
             flow_weight_decay: 1e-5,
+            flow_noise: 0.0,
+            autoencoder_from: None,
             checkpoint_every: 200,
             seed: 0,
         }
@@ -101,6 +112,7 @@ impl GeneratorTrainConfig {
             self.pyramid_weight,
             self.latent_weight,
             self.flow_weight_decay,
+            self.flow_noise,
         ]
         .into_iter()
         .all(non_negative)
@@ -252,6 +264,37 @@ impl GeneratorTrainer {
         self.phase() == Phase::Done
     }
 
+    /// Starts the run from `source`'s autoencoder weights (same architecture; not its
+    /// optimiser state), before the first step: with no autoencoder steps, the run fits a
+    /// fresh prior to an existing autoencoder. `name` says where `source` came from.
+    pub fn start_from_autoencoder(&mut self, source: &Generator, name: &str) -> Result<()> {
+        if self.step > 0 {
+            return Err(Error::invalid(
+                "autoencoder start",
+                format!("the run has taken {} steps already", self.step),
+            ));
+        }
+        let ours = &self.config.generator.autoencoder;
+        if &source.config().autoencoder != ours {
+            return Err(Error::invalid(
+                "autoencoder start",
+                format!(
+                    "{name} has the autoencoder {:?}, this run {:?}",
+                    source.config().autoencoder,
+                    ours
+                ),
+            ));
+        }
+        for (key, var) in sorted_vars(&self.varmap, |k| !k.starts_with(FLOW_PREFIX))? {
+            let t = source.tensors().get(&key).ok_or_else(|| {
+                Error::invalid("autoencoder start", format!("{name} has no tensor {key}"))
+            })?;
+            var.set(&t.to_dtype(var.dtype())?.to_device(var.device())?)?;
+        }
+        self.config.autoencoder_from = Some(name.to_string());
+        Ok(())
+    }
+
     /// A new total of autoencoder steps, while the run is still in that phase: longer to
     /// extend it, or the steps taken to end it now and start the prior.
     pub fn set_autoencoder_steps(&mut self, steps: usize) -> Result<()> {
@@ -337,21 +380,32 @@ impl GeneratorTrainer {
                     .encoder
                     .forward(&images)?
                     .detach();
+                let latents = if self.config.flow_noise > 0.0 {
+                    // From the run's own generator, so that a resumed run draws the same.
+                    let (n, d) = latents.dims2()?;
+                    let sigma = self.config.flow_noise;
+                    let noise: Vec<f32> = (0..n * d)
+                        .map(|_| (self.rng.normal() * sigma) as f32)
+                        .collect();
+                    let noise = Tensor::from_vec(noise, (n, d), latents.device())?;
+                    let noise = noise.to_dtype(latents.dtype())?;
+                    (latents + noise)?
+                } else {
+                    latents
+                };
                 if flow_step == 0 {
                     self.init_actnorm(&latents)?;
                 }
-                let nll = self.generator.prior.log_prob(&latents)?.mean_all()?.neg()?;
-                let value: f32 = nll.to_scalar()?;
+                let step = self.generator.prior.nll_gradient(&latents)?;
+                let value = step.nll;
                 if value.is_finite() {
-                    let grads = nll.backward()?;
-                    let mut named = HashMap::new();
-                    for (name, var) in sorted_vars(&self.varmap, |k| k.starts_with(FLOW_PREFIX))? {
-                        if let Some(g) = grads.get(var.as_tensor()) {
-                            let decay = (var.as_tensor() * self.config.flow_weight_decay)?;
-                            named.insert(name, (g + decay)?);
-                        }
-                    }
+                    let named: HashMap<String, Tensor> = step
+                        .gradients
+                        .into_iter()
+                        .map(|(name, g)| (format!("{FLOW_PREFIX}{name}"), g))
+                        .collect();
                     self.flow_adam.lr = self.config.lr_at(self.config.flow_lr, flow_step);
+                    self.flow_adam.weight_decay = self.config.flow_weight_decay;
                     self.flow_adam.step_named(&named)?;
                 } else {
                     self.skipped += 1;
@@ -420,10 +474,10 @@ impl GeneratorTrainer {
             for (name, var) in funknn_core::train::sorted_vars(&self.varmap)? {
                 tensors.insert(format!("param.{name}"), var.as_tensor().clone());
             }
-            for (name, t) in self.autoencoder_adam.state() {
+            for (name, t) in self.autoencoder_adam.state()? {
                 tensors.insert(format!("adam_ae.{name}"), t);
             }
-            for (name, t) in self.flow_adam.state() {
+            for (name, t) in self.flow_adam.state()? {
                 tensors.insert(format!("adam_flow.{name}"), t);
             }
             candle_core::safetensors::save(&tensors, tmp.join(TENSORS_FILE))?;

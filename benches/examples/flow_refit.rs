@@ -1,0 +1,159 @@
+//! Refits a generator's RealNVP prior from scratch on its encoder's Fashion-MNIST training
+//! latents, with other optimiser settings, and scores the samples: the test NLL, the
+//! Fréchet distance on the classifier's features and how sure the classifier is of them
+//! (the share of samples it gives a class with probability ≥ 0.9, beside the test images').
+//! What chose the shipped prior's settings (its card).
+//!
+//! `cargo run --release -p funknn-benches --example flow_refit -- GENERATOR CLASSIFIER OUT_DIR STEPS LR LR_STEP NOISE [SEED]`
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, D};
+use funknn_core::picture::{write_picture, BitDepth, Raster, WriteOptions};
+use funknn_core::train::Adam;
+use funknn_gen::eval::frechet::{frechet_distance, FeatureMoments};
+use funknn_gen::train::{ImageSet, Split, FASHION_MNIST_DIR};
+use funknn_gen::{standard_normal, FeatureClassifier, Generator, LatentPrior, FLOW_PREFIX};
+
+type R<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn encode(g: &Generator, images: &Tensor) -> R<Tensor> {
+    let n = images.dim(0)?;
+    let mut out = Vec::new();
+    for s in (0..n).step_by(1000) {
+        let b = images.narrow(0, s, 1000.min(n - s))?;
+        out.push(g.autoencoder.encoder.forward(&b)?);
+    }
+    Ok(Tensor::cat(&out, 0)?)
+}
+
+/// Fréchet features' moments and the share of images classified with probability ≥ 0.9.
+fn score(c: &FeatureClassifier, images: &Tensor) -> R<(FeatureMoments, f64)> {
+    let n = images.dim(0)?;
+    let mut m = FeatureMoments::new(c.config().features);
+    let mut sure = 0usize;
+    for s in (0..n).step_by(500) {
+        let b = images.narrow(0, s, 500.min(n - s))?;
+        m.add(&c.features(&b)?)?;
+        let p = candle_nn::ops::softmax(&c.logits(&b)?, D::Minus1)?.max(D::Minus1)?;
+        sure += p.to_vec1::<f32>()?.iter().filter(|&&v| v >= 0.9).count();
+    }
+    Ok((m, sure as f64 / n as f64))
+}
+
+fn main() -> R<()> {
+    let a: Vec<String> = std::env::args().collect();
+    if a.len() < 8 {
+        return Err(
+            "usage: flow_refit GENERATOR CLASSIFIER OUT_DIR STEPS LR LR_STEP NOISE [SEED]".into(),
+        );
+    }
+    let dev = Device::Cpu;
+    let g = Generator::load(&a[1], DType::F32, &dev)?;
+    let classifier = FeatureClassifier::load(&a[2], &dev)?;
+    let out = Path::new(&a[3]);
+    std::fs::create_dir_all(out)?;
+    let steps: usize = a[4].parse()?;
+    let lr: f64 = a[5].parse()?;
+    let lr_step: usize = a[6].parse()?;
+    let noise: f64 = a[7].parse()?;
+    let seed: u64 = a.get(8).map(|s| s.parse()).transpose()?.unwrap_or(0);
+
+    let train = ImageSet::fashion_mnist(FASHION_MNIST_DIR.as_ref(), Split::Train, 0)?;
+    let test = ImageSet::fashion_mnist(FASHION_MNIST_DIR.as_ref(), Split::Test, 0)?;
+    let t0 = std::time::Instant::now();
+    let latents = encode(&g, train.images())?;
+    let test_latents = encode(&g, test.images())?;
+    eprintln!("encoded in {:.1} s", t0.elapsed().as_secs_f64());
+    let (reference, test_sure) = score(&classifier, test.images())?;
+    let reference = reference.stats()?;
+
+    let (fresh, varmap) = Generator::random(g.config(), seed, DType::F32, &dev)?;
+    let flow = fresh.prior.clone();
+    let mut vars = funknn_core::train::sorted_vars(&varmap)?;
+    vars.retain(|(k, _)| k.starts_with(FLOW_PREFIX));
+    let mut adam = Adam::new(vars.clone(), lr)?;
+    let mut rng = funknn_core::Rng::new(seed ^ 0x5eed);
+    let n = latents.dim(0)?;
+    let d = latents.dim(1)?;
+    let batch = 64;
+    let t0 = std::time::Instant::now();
+    for step in 0..steps {
+        let idx: Vec<u32> = (0..batch).map(|_| rng.below(n) as u32).collect();
+        let mut x = latents.index_select(&Tensor::from_vec(idx, batch, &dev)?, 0)?;
+        if noise > 0.0 {
+            x = (x + (standard_normal(batch, d, seed * 1_000_003 + step as u64)? * noise)?)?;
+        }
+        if step == 0 {
+            let data = varmap.data().lock().unwrap();
+            for (name, value) in flow.actnorm_init(&x)? {
+                data[&format!("{FLOW_PREFIX}{name}")].set(&value)?;
+            }
+        }
+        let grad = flow.nll_gradient(&x)?;
+        let v = grad.nll;
+        if !v.is_finite() {
+            continue;
+        }
+        let named: HashMap<String, Tensor> = grad
+            .gradients
+            .into_iter()
+            .map(|(k, g)| (format!("{FLOW_PREFIX}{k}"), g))
+            .collect();
+        adam.weight_decay = 1e-5;
+        adam.lr = match step.checked_div(lr_step) {
+            None => lr,
+            Some(k) => lr * 0.5f64.powi(k as i32),
+        };
+        adam.step_named(&named)?;
+        if (step + 1) % 1000 == 0 || step + 1 == steps {
+            let test_nll = -flow
+                .log_prob(&test_latents)?
+                .mean_all()?
+                .to_scalar::<f32>()?;
+            eprintln!(
+                "step {}: batch NLL {v:.1}, test NLL {test_nll:.2}, {:.0} s",
+                step + 1,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let test_nll = -flow
+        .log_prob(&test_latents)?
+        .mean_all()?
+        .to_scalar::<f32>()?;
+    println!("settings: steps {steps} lr {lr} lr_step {lr_step} noise {noise} seed {seed}");
+    println!("test NLL {test_nll:.2}; test images sure {:.3}", test_sure);
+    for t in [1.0, 1.1, 1.25] {
+        let z = flow.sample_from(&standard_normal(2000, d, 0)?, t)?;
+        let mut imgs = Vec::new();
+        for s in (0..2000).step_by(500) {
+            imgs.push(
+                g.autoencoder
+                    .decoder
+                    .forward(&z.narrow(0, s, 500)?)?
+                    .clamp(0f32, 1f32)?,
+            );
+        }
+        let imgs = Tensor::cat(&imgs, 0)?;
+        let (m, sure) = score(&classifier, &imgs)?;
+        let fd = frechet_distance(&m.stats()?, &reference)?;
+        println!("temperature {t}: Fréchet {fd:.1}, sure {sure:.3}");
+        let tiles: Vec<Raster> = (0..64)
+            .map(|i| Raster::from_tensor(&imgs.get(i)?, BitDepth::Eight))
+            .collect::<Result<_, _>>()?;
+        let sheet = Raster::contact_sheet(&tiles, 8, 2)?;
+        write_picture(
+            &out.join(format!("samples-t{t}.png")),
+            &sheet,
+            &WriteOptions::default(),
+        )?;
+    }
+    let mut save = HashMap::new();
+    for (name, var) in &vars {
+        save.insert(name.clone(), var.as_tensor().clone());
+    }
+    candle_core::safetensors::save(&save, out.join("flow.safetensors"))?;
+    Ok(())
+}
