@@ -182,7 +182,12 @@ impl FeatureClassifier {
 
     /// Class logits `(N, classes)`.
     pub fn logits(&self, images: &Tensor) -> Result<Tensor> {
-        Ok(self.head.forward(&self.features(images)?)?)
+        self.logits_of_features(&self.features(images)?)
+    }
+
+    /// Class logits from the feature layer's activations.
+    pub fn logits_of_features(&self, features: &Tensor) -> Result<Tensor> {
+        Ok(self.head.forward(features)?)
     }
 
     /// The fraction of `images` whose most likely class is their label.

@@ -171,7 +171,15 @@ pub struct FrechetScores {
     pub blurred_test: f64,
     /// The sampling temperature.
     pub temperature: f64,
+    /// The share of samples the classifier gives one class with probability ≥
+    /// [`CONFIDENT`]: how many look like some garment rather than between garments.
+    pub samples_confident: f64,
+    /// The same share on the test images (the classifier is unsure of some real ones too).
+    pub test_confident: f64,
 }
+
+/// The class probability from which [`FrechetScores`] counts an image as recognised.
+pub const CONFIDENT: f64 = 0.9;
 
 impl FrechetScores {
     /// Rows for the Markdown table of [`GeneratorScores::to_markdown`].
@@ -179,10 +187,14 @@ impl FrechetScores {
         format!(
             "| Fréchet distance, {n} samples vs {t} test images (temperature {temp}) | {:.3} |\n\
              | Fréchet distance, {n} training images (the floor) | {:.3} |\n\
-             | Fréchet distance, {n} test images blurred to half the side and back | {:.3} |\n",
+             | Fréchet distance, {n} test images blurred to half the side and back | {:.3} |\n\
+             | samples the classifier gives a class with p ≥ {CONFIDENT} | {:.1} % |\n\
+             | test images the classifier gives a class with p ≥ {CONFIDENT} | {:.1} % |\n",
             self.samples,
             self.train,
             self.blurred_test,
+            100.0 * self.samples_confident,
+            100.0 * self.test_confident,
             n = self.count,
             t = self.test_images,
             temp = self.temperature,
@@ -190,20 +202,31 @@ impl FrechetScores {
     }
 }
 
+/// Feature moments of `images` and how many of them the classifier is confident of.
 fn moments_of(
     classifier: &FeatureClassifier,
     images: &Tensor,
     batch: usize,
     progress: &mut impl FnMut(usize),
-) -> Result<FeatureMoments> {
+) -> Result<(FeatureMoments, usize)> {
     let mut m = FeatureMoments::new(classifier.config().features);
+    let mut confident = 0;
     let n = images.dim(0)?;
     for start in (0..n).step_by(batch.max(1)) {
         let count = batch.max(1).min(n - start);
-        m.add(&classifier.features(&images.narrow(0, start, count)?)?)?;
+        let features = classifier.features(&images.narrow(0, start, count)?)?;
+        confident += confident_count(&classifier.logits_of_features(&features)?)?;
+        m.add(&features)?;
         progress(count);
     }
-    Ok(m)
+    Ok((m, confident))
+}
+
+/// Rows of `logits` whose most likely class has probability ≥ [`CONFIDENT`].
+fn confident_count(logits: &Tensor) -> Result<usize> {
+    let p = candle_nn::ops::softmax_last_dim(&logits.to_dtype(candle_core::DType::F32)?)?;
+    let top: Vec<f32> = p.max(candle_core::D::Minus1)?.to_vec1()?;
+    Ok(top.iter().filter(|&&v| v as f64 >= CONFIDENT).count())
 }
 
 /// `count` rows of `images` spread evenly over it.
@@ -263,8 +286,10 @@ pub fn frechet_scores(
             ),
         ));
     }
-    let reference = moments_of(classifier, test.images(), batch, &mut progress)?.stats()?;
+    let (reference, test_confident) = moments_of(classifier, test.images(), batch, &mut progress)?;
+    let reference = reference.stats()?;
     let mut samples = FeatureMoments::new(c.features);
+    let mut samples_confident = 0usize;
     let latents = generator.prior.sample_from(
         &standard_normal(count, generator.prior.latent_dim(), seed)?,
         temperature,
@@ -276,17 +301,19 @@ pub fn frechet_scores(
             .decoder
             .forward(&latents.narrow(0, start, n)?)?
             .clamp(0f32, 1f32)?;
-        samples.add(&classifier.features(&images)?)?;
+        let features = classifier.features(&images)?;
+        samples_confident += confident_count(&classifier.logits_of_features(&features)?)?;
+        samples.add(&features)?;
         progress(n);
     }
-    let train_m = moments_of(
+    let (train_m, _) = moments_of(
         classifier,
         &spread_rows(train.images(), count)?,
         batch,
         &mut progress,
     )?;
     let blurred = blur_half(&spread_rows(test.images(), count)?)?;
-    let blurred_m = moments_of(classifier, &blurred, batch, &mut progress)?;
+    let (blurred_m, _) = moments_of(classifier, &blurred, batch, &mut progress)?;
     Ok(FrechetScores {
         count,
         test_images: test.len(),
@@ -294,6 +321,8 @@ pub fn frechet_scores(
         train: frechet_distance(&train_m.stats()?, &reference)?,
         blurred_test: frechet_distance(&blurred_m.stats()?, &reference)?,
         temperature,
+        samples_confident: samples_confident as f64 / count as f64,
+        test_confident: test_confident as f64 / test.len() as f64,
     })
 }
 
@@ -340,6 +369,9 @@ mod tests {
             scores.blurred_test > 0.0 && scores.samples > 0.0,
             "{scores:?}"
         );
+        for share in [scores.samples_confident, scores.test_confident] {
+            assert!((0.0..=1.0).contains(&share), "{scores:?}");
+        }
         assert!(
             frechet_scores(&generator, &classifier, &set, &set, 25, 1.0, 0, 7, |_| {}).is_err()
         );
@@ -350,5 +382,16 @@ mod tests {
         };
         let (wrong, _) = FeatureClassifier::random(&wrong, 1, &Device::Cpu).unwrap();
         assert!(frechet_scores(&generator, &wrong, &set, &set, 8, 1.0, 0, 7, |_| {}).is_err());
+    }
+
+    /// Softmax probabilities of 0.99995, 0.576 and 0.905 for the top class.
+    #[test]
+    fn confidence_counts_rows_over_the_threshold() {
+        let logits = Tensor::new(
+            &[[10f32, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 19f32.ln(), 0.0]],
+            &Device::Cpu,
+        )
+        .unwrap();
+        assert_eq!(confident_count(&logits).unwrap(), 2);
     }
 }
