@@ -104,6 +104,62 @@ fn a_run_writes_its_generator_and_resumes_exactly() {
         "{table}"
     );
     assert!(table.contains("log-likelihood"), "{table}");
+    // A fresh prior for its autoencoder, with noise on the latents, from flags that name
+    // another resolution: the source's architecture wins, its autoencoder is kept unchanged.
+    let refit = dir.0.join("refit");
+    ok(&train(
+        &refit,
+        &[
+            "--autoencoder-from",
+            gen,
+            "--autoencoder-steps",
+            "0",
+            "--flow-steps",
+            "2",
+            "--flow-noise",
+            "0.05",
+            "--resolution",
+            "64",
+        ],
+    ));
+    let tensors = |d: &Path| {
+        let bytes = std::fs::read(d.join("model.safetensors")).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut v: Vec<(String, Vec<u8>)> = st
+            .tensors()
+            .into_iter()
+            .map(|(k, t)| (k, t.data().to_vec()))
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (tensors(&whole), tensors(&refit));
+    assert_eq!(a.len(), b.len());
+    for ((ka, va), (kb, vb)) in a.iter().zip(&b) {
+        assert_eq!(ka, kb);
+        if ka.starts_with("flow.") {
+            continue;
+        }
+        assert_eq!(va, vb, "{ka}: the autoencoder must be the source's");
+    }
+    assert!(a
+        .iter()
+        .zip(&b)
+        .any(|((k, va), (_, vb))| k.starts_with("flow.") && va != vb));
+    let record = std::fs::read_to_string(refit.join("train.json")).unwrap();
+    assert!(record.contains("\"flow_noise\": 0.05"), "{record}");
+    assert!(record.contains("autoencoder_from"), "{record}");
+    // A source that is neither a folder nor a cached hub id is an error before any output.
+    let missing = dir.0.join("missing");
+    let run = train(
+        &missing,
+        &["--autoencoder-from", dir.0.join("nope").to_str().unwrap()],
+    );
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success());
+    assert!(err.contains("--autoencoder-from"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!missing.join("model.safetensors").exists());
 }
 
 #[test]
