@@ -98,7 +98,9 @@ impl RealNvp {
         let params = named_parameters(self);
         let on_host = latents.device().is_cpu()
             && latents.dtype() == DType::F32
-            && params.iter().all(|(_, t)| t.dtype() == DType::F32);
+            && params
+                .iter()
+                .all(|(_, t)| t.dtype() == DType::F32 && t.is_contiguous() && t.device().is_cpu());
         if on_host {
             self.host_nll_gradient(latents, &params)
         } else {
