@@ -305,5 +305,6 @@ fn noise_on_the_latents_changes_the_prior_fit() {
     assert_ne!(plain.flow, noisy.flow);
     let mut bad = tiny_config(2, 3);
     bad.flow_noise = -1.0;
-    assert!(GeneratorTrainer::new(bad).is_err());
+    let err = GeneratorTrainer::new(bad).err().unwrap().to_string();
+    assert!(err.contains("flow noise"), "{err}");
 }

@@ -98,6 +98,15 @@ impl GeneratorTrainConfig {
                 format!("{}: must be in 1..=4096", self.batch),
             ));
         }
+        if !(self.flow_noise.is_finite() && self.flow_noise >= 0.0) {
+            return Err(Error::invalid(
+                "flow noise",
+                format!(
+                    "{}: must be a finite standard deviation ≥ 0",
+                    self.flow_noise
+                ),
+            ));
+        }
         if self.autoencoder_steps + self.flow_steps == 0 {
             return Err(Error::invalid("steps", "the run has no step"));
         }
@@ -112,7 +121,6 @@ impl GeneratorTrainConfig {
             self.pyramid_weight,
             self.latent_weight,
             self.flow_weight_decay,
-            self.flow_noise,
         ]
         .into_iter()
         .all(non_negative)
