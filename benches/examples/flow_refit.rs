@@ -9,12 +9,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{DType, Device, Tensor};
 use funknn_core::picture::{write_picture, BitDepth, Raster, WriteOptions};
 use funknn_core::train::Adam;
-use funknn_gen::eval::frechet::{frechet_distance, FeatureMoments};
 use funknn_gen::train::{ImageSet, Split, FASHION_MNIST_DIR};
-use funknn_gen::{standard_normal, FeatureClassifier, Generator, LatentPrior, FLOW_PREFIX};
+use funknn_gen::{
+    frechet_scores, standard_normal, FeatureClassifier, Generator, LatentPrior, FLOW_PREFIX,
+};
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -26,20 +27,6 @@ fn encode(g: &Generator, images: &Tensor) -> R<Tensor> {
         out.push(g.autoencoder.encoder.forward(&b)?);
     }
     Ok(Tensor::cat(&out, 0)?)
-}
-
-/// Fréchet features' moments and the share of images classified with probability ≥ 0.9.
-fn score(c: &FeatureClassifier, images: &Tensor) -> R<(FeatureMoments, f64)> {
-    let n = images.dim(0)?;
-    let mut m = FeatureMoments::new(c.config().features);
-    let mut sure = 0usize;
-    for s in (0..n).step_by(500) {
-        let b = images.narrow(0, s, 500.min(n - s))?;
-        m.add(&c.features(&b)?)?;
-        let p = candle_nn::ops::softmax(&c.logits(&b)?, D::Minus1)?.max(D::Minus1)?;
-        sure += p.to_vec1::<f32>()?.iter().filter(|&&v| v >= 0.9).count();
-    }
-    Ok((m, sure as f64 / n as f64))
 }
 
 fn main() -> R<()> {
@@ -66,12 +53,16 @@ fn main() -> R<()> {
     let latents = encode(&g, train.images())?;
     let test_latents = encode(&g, test.images())?;
     eprintln!("encoded in {:.1} s", t0.elapsed().as_secs_f64());
-    let (reference, test_sure) = score(&classifier, test.images())?;
-    let reference = reference.stats()?;
 
+    // A fresh prior on `g`'s autoencoder (its weights copied in, for the scores' decoding).
     let (fresh, varmap) = Generator::random(g.config(), seed, DType::F32, &dev)?;
     let flow = fresh.prior.clone();
     let mut vars = funknn_core::train::sorted_vars(&varmap)?;
+    for (name, var) in &vars {
+        if !name.starts_with(FLOW_PREFIX) {
+            var.set(&g.tensors()[name].to_dtype(DType::F32)?)?;
+        }
+    }
     vars.retain(|(k, _)| k.starts_with(FLOW_PREFIX));
     let mut adam = Adam::new(vars.clone(), lr)?;
     let mut rng = funknn_core::Rng::new(seed ^ 0x5eed);
@@ -124,22 +115,15 @@ fn main() -> R<()> {
         .mean_all()?
         .to_scalar::<f32>()?;
     println!("settings: steps {steps} lr {lr} lr_step {lr_step} noise {noise} seed {seed}");
-    println!("test NLL {test_nll:.2}; test images sure {:.3}", test_sure);
+    println!("test NLL {test_nll:.2}");
     for t in [1.0, 1.1, 1.25] {
-        let z = flow.sample_from(&standard_normal(2000, d, 0)?, t)?;
-        let mut imgs = Vec::new();
-        for s in (0..2000).step_by(500) {
-            imgs.push(
-                g.autoencoder
-                    .decoder
-                    .forward(&z.narrow(0, s, 500)?)?
-                    .clamp(0f32, 1f32)?,
-            );
-        }
-        let imgs = Tensor::cat(&imgs, 0)?;
-        let (m, sure) = score(&classifier, &imgs)?;
-        let fd = frechet_distance(&m.stats()?, &reference)?;
-        println!("temperature {t}: Fréchet {fd:.1}, sure {sure:.3}");
+        let scores = frechet_scores(&fresh, &classifier, &train, &test, 2000, t, 0, 500, |_| {})?;
+        println!(
+            "temperature {t}: Fréchet {:.1}, sure {:.3} (test images {:.3})",
+            scores.samples, scores.samples_confident, scores.test_confident
+        );
+        let z = flow.sample_from(&standard_normal(64, d, 0)?, t)?;
+        let imgs = g.autoencoder.decoder.forward(&z)?.clamp(0f32, 1f32)?;
         let tiles: Vec<Raster> = (0..64)
             .map(|i| Raster::from_tensor(&imgs.get(i)?, BitDepth::Eight))
             .collect::<Result<_, _>>()?;

@@ -241,19 +241,16 @@ impl InplaceOp3 for MomentsOp {
             _ => candle_core::bail!("adam: moments that do not fit the parameter"),
         };
         let (m, v) = mv.split_at_mut(n);
-        let run = |m: &mut [f32], v: &mut [f32], g: &[f32], p: &[f32]| {
-            for (((m, v), &g), &p) in m.iter_mut().zip(v).zip(g).zip(p) {
-                let g = match self.decay {
-                    Some(wd) => g + (p * wd + 0.0),
-                    None => g,
-                };
-                *m = (*m * self.b1 + 0.0) + (g * self.c1 + 0.0);
-                *v = (*v * self.b2 + 0.0) + ((g * g) * self.c2 + 0.0);
-            }
-        };
         // One thread: split over two, the loop ran 2–3× slower (memory-bound, and candle's
         // worker spins on the other core after each op).
-        run(m, v, g, p);
+        for (((m, v), &g), &p) in m.iter_mut().zip(v).zip(g).zip(p) {
+            let g = match self.decay {
+                Some(wd) => g + (p * wd + 0.0),
+                None => g,
+            };
+            *m = (*m * self.b1 + 0.0) + (g * self.c1 + 0.0);
+            *v = (*v * self.b2 + 0.0) + ((g * g) * self.c2 + 0.0);
+        }
         Ok(())
     }
 }
@@ -285,13 +282,10 @@ impl InplaceOp2 for UpdateOp {
             _ => candle_core::bail!("adam: a parameter that does not fit its moments"),
         };
         let (m, v) = mv.split_at(n);
-        let run = |p: &mut [f32], m: &[f32], v: &[f32]| {
-            for ((p, &m), &v) in p.iter_mut().zip(m).zip(v) {
-                let update = (m * self.s1 + 0.0) / ((v * self.s2 + 0.0).sqrt() * 1.0 + self.eps);
-                *p -= update * self.lr + 0.0;
-            }
-        };
-        run(p, m, v);
+        for ((p, &m), &v) in p.iter_mut().zip(m).zip(v) {
+            let update = (m * self.s1 + 0.0) / ((v * self.s2 + 0.0).sqrt() * 1.0 + self.eps);
+            *p -= update * self.lr + 0.0;
+        }
         Ok(())
     }
 }

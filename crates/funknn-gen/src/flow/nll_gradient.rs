@@ -153,25 +153,40 @@ impl RealNvp {
         for ((name, _), (storage, layout)) in params.iter().zip(&guards) {
             values.insert(name.as_str(), host(storage, layout, name)?);
         }
-        let masks: Vec<Option<Vec<f32>>> = self
+        // Each layer's host values, looked up once.
+        let host_layers: Vec<HostLayer> = self
             .layers()
             .iter()
-            .map(|l| match l {
-                Layer::Coupling(c) => mask_of(c).map(Some),
-                Layer::ActNorm(_) => Ok(None),
+            .enumerate()
+            .map(|(j, l)| {
+                let get = |key: String| {
+                    values.get(key.as_str()).copied().ok_or_else(|| {
+                        Error::invalid("prior gradient", format!("no parameter {key}"))
+                    })
+                };
+                Ok(match l {
+                    Layer::Coupling(c) => HostLayer::Coupling {
+                        mask: mask_of(c)?,
+                        s: Net::of(&values, j, "s")?,
+                        t: Net::of(&values, j, "t")?,
+                    },
+                    Layer::ActNorm(_) => HostLayer::ActNorm {
+                        s: get(format!("flows.{j}.s"))?,
+                        t: get(format!("flows.{j}.t"))?,
+                    },
+                })
             })
             .collect::<Result<_>>()?;
+        let parallel = std::thread::available_parallelism().is_ok_and(|c| c.get() >= 2);
         let mut x = latents.flatten_all()?.to_vec1::<f32>()?;
         let mut log_det = vec![0f32; n];
 
         // From the data to the base (the density's direction), keeping what the gradient
         // needs.
         let mut caches = Vec::with_capacity(self.layers().len());
-        for (j, layer) in self.layers().iter().enumerate().rev() {
+        for layer in host_layers.iter().rev() {
             match layer {
-                Layer::ActNorm(_) => {
-                    let s = values[format!("flows.{j}.s").as_str()];
-                    let t = values[format!("flows.{j}.t").as_str()];
+                &HostLayer::ActNorm { s, t } => {
                     let inv: Vec<f32> = s.iter().map(|v| (-v).exp()).collect();
                     for row in x.chunks_mut(d) {
                         for ((v, &ti), &ei) in row.iter_mut().zip(t).zip(&inv) {
@@ -185,15 +200,18 @@ impl RealNvp {
                         inv,
                     });
                 }
-                Layer::Coupling(_) => {
-                    let b = masks[j].as_deref().expect("couplings have masks");
+                HostLayer::Coupling {
+                    mask: b,
+                    s: sn,
+                    t: tn,
+                } => {
+                    let b = b.as_slice();
                     let m: Vec<f32> = x
                         .chunks(d)
                         .flat_map(|row| row.iter().zip(b).map(|(v, k)| v * k))
                         .collect();
-                    let net = |k: &str| Net::of(&values, j, k);
-                    let (sn, tn) = (net("s")?, net("t")?);
-                    let ((hs, s), (ht, t)) = both(|| sn.forward(&m, n, d), || tn.forward(&m, n, d));
+                    let ((hs, s), (ht, t)) =
+                        both(parallel, || sn.forward(&m, n, d), || tn.forward(&m, n, d));
                     let mut e = s;
                     let mut u = vec![0f32; n * d];
                     for r in 0..n {
@@ -208,7 +226,14 @@ impl RealNvp {
                         }
                         log_det[r] -= ld;
                     }
-                    caches.push(Cache::Coupling { m, hs, ht, e, u });
+                    caches.push(Cache::Coupling {
+                        nets: (b, sn, tn),
+                        m,
+                        hs,
+                        ht,
+                        e,
+                        u,
+                    });
                 }
             }
         }
@@ -258,8 +283,14 @@ impl RealNvp {
                     grads.insert(format!("flows.{j}.s"), g_s);
                     grads.insert(format!("flows.{j}.t"), g_t);
                 }
-                Cache::Coupling { m, hs, ht, e, u } => {
-                    let b = masks[j].as_deref().expect("couplings have masks");
+                Cache::Coupling {
+                    nets: (b, sn, tn),
+                    m,
+                    hs,
+                    ht,
+                    e,
+                    u,
+                } => {
                     let mut g_s = vec![0f32; n * d];
                     let mut g_t = vec![0f32; n * d];
                     for r in 0..n {
@@ -271,9 +302,8 @@ impl RealNvp {
                             g[k] = b[i] * g[k] + free * g[k] * e[k];
                         }
                     }
-                    let net = |k: &str| Net::of(&values, j, k);
-                    let (sn, tn) = (net("s")?, net("t")?);
                     let (gs, gt) = both(
+                        parallel,
                         || sn.backward(&m, &hs, &g_s, n, d),
                         || tn.backward(&m, &ht, &g_t, n, d),
                     );
@@ -313,12 +343,27 @@ impl RealNvp {
     }
 }
 
+/// A layer's parameters on the host.
+enum HostLayer<'a> {
+    ActNorm {
+        s: &'a [f32],
+        t: &'a [f32],
+    },
+    Coupling {
+        mask: Vec<f32>,
+        s: Net<'a>,
+        t: Net<'a>,
+    },
+}
+
 /// What the gradient of a layer needs from the density pass.
-enum Cache {
+enum Cache<'a> {
     /// The layer's output and `exp(−s)`.
     ActNorm { out: Vec<f32>, inv: Vec<f32> },
-    /// The masked input, both networks' hidden activations, `exp(−s)` and `(x − t)·exp(−s)`.
+    /// The layer's mask and networks, the masked input, both networks' hidden activations,
+    /// `exp(−s)` and `(x − t)·exp(−s)`.
     Coupling {
+        nets: (&'a [f32], &'a Net<'a>, &'a Net<'a>),
         m: Vec<f32>,
         hs: Vec<f32>,
         ht: Vec<f32>,
@@ -331,10 +376,13 @@ fn mask_of(c: &MaskedAffineCoupling) -> Result<Vec<f32>> {
     Ok(c.mask().flatten_all()?.to_dtype(DType::F32)?.to_vec1()?)
 }
 
-/// Runs `a` here and `b` on a second thread where the machine has one.
-fn both<A: Send, B: Send>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    if cores < 2 {
+/// Runs `a` here and, if `parallel`, `b` on a second thread.
+fn both<A: Send, B: Send>(
+    parallel: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if !parallel {
         return (a(), b());
     }
     std::thread::scope(|s| {
