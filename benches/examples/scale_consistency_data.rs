@@ -1,26 +1,44 @@
 //! Scale consistency (a FunkNN rendering at 4× the side, antialiased back down, against the
 //! 32² image, as SNR) of real Fashion-MNIST test images, of their reconstructions by the
 //! generator, and of prior samples: what `eval-generator`'s score means for real data.
+//! Beside each, the same score of plain interpolation (Keys bicubic, a = −0.5, and the
+//! cubic B-spline interpolant) in place of the FunkNN.
 //!
 //! `cargo run --release -p funknn-benches --example scale_consistency_data -- GENERATOR FUNKNN [COUNT]`
 
 use candle_core::{DType, Device, Tensor};
 use funknn_core::picture::{render_tiles, resize_bilinear_aa};
-use funknn_core::{EvalOptions, Evaluator, FunkNN, JetOrder};
+use funknn_core::{
+    ContinuousImage, EvalOptions, Evaluator, FunkNN, JetOrder, KernelInterpolant, KernelKind,
+};
 use funknn_gen::train::{ImageSet, Split, FASHION_MNIST_DIR};
 use funknn_gen::{standard_normal, Generator, LatentPrior};
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// Who renders the 4× image: the FunkNN, or an interpolation kernel.
+enum Renderer<'a> {
+    FunkNN(&'a FunkNN),
+    Kernel(KernelKind),
+}
+
 /// Pooled SNR (dB) of the 4× rendering, downsampled, against each image of `images`.
-fn scale_consistency(funknn: &FunkNN, images: &Tensor) -> R<f64> {
+fn scale_consistency(renderer: &Renderer, images: &Tensor) -> R<f64> {
     let (n, c, h, w) = images.dims4()?;
     let (mut s, mut e) = (0f64, 0f64);
     for i in 0..n {
         let image = images.narrow(0, i, 1)?;
-        let ev = Evaluator::new(funknn, &image, JetOrder::Value, EvalOptions::default())?;
+        let ev: Box<dyn ContinuousImage> = match renderer {
+            Renderer::FunkNN(f) => Box::new(Evaluator::new(
+                f,
+                &image,
+                JetOrder::Value,
+                EvalOptions::default(),
+            )?),
+            Renderer::Kernel(k) => Box::new(KernelInterpolant::new(*k, &image, JetOrder::Value)?),
+        };
         let mut tiles = Vec::new();
-        render_tiles(&ev, 4 * h, 4 * w, 1 << 16, |_, _, jet| {
+        render_tiles(ev.as_ref(), 4 * h, 4 * w, 1 << 16, |_, _, jet| {
             tiles.push(jet.value()?.squeeze(0)?);
             Ok(())
         })?;
@@ -47,26 +65,32 @@ fn main() -> R<()> {
     let count: usize = a.get(3).map(|s| s.parse()).transpose()?.unwrap_or(256);
     let test = ImageSet::fashion_mnist(FASHION_MNIST_DIR.as_ref(), Split::Test, count)?;
     let images = test.images().clone();
-    println!(
-        "test images: {:.2} dB",
-        scale_consistency(&funknn, &images)?
-    );
     let recon = g
         .autoencoder
         .decoder
         .forward(&g.autoencoder.encoder.forward(&images)?)?;
-    println!(
-        "their reconstructions: {:.2} dB",
-        scale_consistency(&funknn, &recon)?
-    );
     let t = g.config().sampling_temperature();
     let z = g
         .prior
         .sample_from(&standard_normal(count, g.prior.latent_dim(), 0)?, t)?;
     let samples = g.autoencoder.decoder.forward(&z)?;
-    println!(
-        "prior samples (temperature {t}): {:.2} dB",
-        scale_consistency(&funknn, &samples)?
-    );
+    let renderers = [
+        ("FunkNN", Renderer::FunkNN(&funknn)),
+        ("Keys bicubic", Renderer::Kernel(KernelKind::CubicConv)),
+        ("B-spline", Renderer::Kernel(KernelKind::Bspline)),
+    ];
+    println!("| {count} images | FunkNN | Keys bicubic | B-spline |\n|---|---:|---:|---:|");
+    let sets = [
+        ("test images".to_string(), &images),
+        ("their reconstructions".to_string(), &recon),
+        (format!("prior samples (temperature {t})"), &samples),
+    ];
+    for (name, set) in sets {
+        let mut row = format!("| {name} |");
+        for (_, r) in &renderers {
+            row += &format!(" {:.2} dB |", scale_consistency(r, set)?);
+        }
+        println!("{row}");
+    }
     Ok(())
 }

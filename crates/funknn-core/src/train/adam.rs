@@ -2,10 +2,9 @@
 //! private, and a resumed run must continue exactly).
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
-use candle_core::{
-    backprop::GradStore, CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Tensor, Var,
-};
+use candle_core::{backprop::GradStore, CpuStorage, DType, InplaceOp2, Layout, Tensor, Var};
 
 use crate::Result;
 
@@ -13,8 +12,8 @@ use crate::Result;
 /// `weight_decay` (the L2 term `wd · p` added to the gradient), 0 unless set.
 pub struct Adam {
     params: Vec<(String, Var)>,
-    /// Each parameter's first and second moments, stacked: `(2, numel)`.
-    moments: HashMap<String, Tensor>,
+    /// Each parameter's first and second moments.
+    moments: HashMap<String, Moments>,
     step: usize,
     pub lr: f64,
     pub weight_decay: f64,
@@ -29,10 +28,12 @@ impl Adam {
     pub fn new(params: Vec<(String, Var)>, lr: f64) -> Result<Self> {
         let mut moments = HashMap::new();
         for (name, v) in &params {
-            moments.insert(
-                name.clone(),
-                Tensor::zeros((2, v.elem_count()), v.dtype(), v.device())?,
-            );
+            let mv = if host_eligible(v) {
+                Moments::Host(vec![0.0; 2 * v.elem_count()])
+            } else {
+                Moments::Stacked(Tensor::zeros((2, v.elem_count()), v.dtype(), v.device())?)
+            };
+            moments.insert(name.clone(), mv);
         }
         Ok(Adam {
             params,
@@ -80,21 +81,25 @@ impl Adam {
                     ),
                 ));
             }
-            let mv = &self.moments[name];
-            // In place on the host for f32 on the CPU: two passes, no temporary tensors,
+            // In place on the host for f32 on the CPU: one pass, no temporary tensors,
             // the same bits as the tensor expressions.
-            let on_host = !self.tensor_ops_only
-                && var.device().is_cpu()
-                && var.as_tensor().is_contiguous()
-                && var.dtype() == DType::F32
-                && g.dtype() == DType::F32
-                && mv.dtype() == DType::F32;
-            if on_host {
-                self.update_on_host(var, &g.contiguous()?, mv, bc)?;
-            } else {
-                let mv = self.update_tensors(var, g, mv, bc)?;
-                self.moments.insert(name.clone(), mv);
-            }
+            let on_host = !self.tensor_ops_only && host_eligible(var) && g.dtype() == DType::F32;
+            let mv = self
+                .moments
+                .remove(name)
+                .expect("moments of every parameter");
+            let mv = match (on_host, mv) {
+                (true, mv) => {
+                    let mut host = mv.into_host()?;
+                    self.update_on_host(var, &g.contiguous()?, &mut host, bc)?;
+                    Moments::Host(host)
+                }
+                (false, mv) => {
+                    let stacked = mv.into_stacked(var)?;
+                    Moments::Stacked(self.update_tensors(var, g, &stacked, bc)?)
+                }
+            };
+            self.moments.insert(name.clone(), mv);
         }
         Ok(())
     }
@@ -124,33 +129,31 @@ impl Adam {
 
     /// The same f32 operations in the same order as [`Self::update_tensors`] (candle's
     /// `t * s` is `t * f32(s) + 0`, `t / s` is `t * f32(1/s) + 0` and `t + s` is
-    /// `t * 1 + f32(s)`), in place.
+    /// `t * 1 + f32(s)`), in place, in one pass over the gradient, the moments and the
+    /// parameter: the loop is memory-bound, and two passes read the moments twice.
     fn update_on_host(
         &self,
         var: &Var,
         g: &Tensor,
-        mv: &Tensor,
+        moments: &mut [f32],
         (bc1, bc2): (f64, f64),
     ) -> Result<()> {
         let f = |x: f64| x as f32;
-        mv.inplace_op3(
-            g,
-            var.as_tensor(),
-            &MomentsOp {
-                b1: f(self.beta1),
-                c1: f(1.0 - self.beta1),
-                b2: f(self.beta2),
-                c2: f(1.0 - self.beta2),
-                decay: (self.weight_decay != 0.0).then(|| f(self.weight_decay)),
-            },
-        )?;
         var.as_tensor().inplace_op2(
-            mv,
-            &UpdateOp {
-                s1: f(1.0 / bc1),
-                s2: f(1.0 / bc2),
-                eps: f(self.eps),
-                lr: f(self.lr),
+            g,
+            &FusedOp {
+                moments: Mutex::new(moments),
+                constants: Constants {
+                    b1: f(self.beta1),
+                    c1: f(1.0 - self.beta1),
+                    b2: f(self.beta2),
+                    c2: f(1.0 - self.beta2),
+                    decay: (self.weight_decay != 0.0).then(|| f(self.weight_decay)),
+                    s1: f(1.0 / bc1),
+                    s2: f(1.0 / bc2),
+                    eps: f(self.eps),
+                    lr: f(self.lr),
+                },
             },
         )?;
         Ok(())
@@ -164,10 +167,16 @@ impl Adam {
     pub fn state(&self) -> Result<HashMap<String, Tensor>> {
         let mut out = HashMap::new();
         for (name, var) in &self.params {
-            let mv = &self.moments[name];
+            let n = var.elem_count();
             for (i, prefix) in ["m", "v"].into_iter().enumerate() {
-                // A copy: the host update changes the moments in place.
-                let t = mv.get(i)?.reshape(var.shape())?.copy()?;
+                let t = match &self.moments[name] {
+                    Moments::Host(mv) => {
+                        Tensor::from_slice(&mv[i * n..(i + 1) * n], var.shape(), var.device())?
+                    }
+                    // A copy: a later step may move the moments to the host and update
+                    // them in place.
+                    Moments::Stacked(mv) => mv.get(i)?.reshape(var.shape())?.copy()?,
+                };
                 out.insert(format!("{prefix}.{name}"), t);
             }
         }
@@ -195,77 +204,110 @@ impl Adam {
                 }
                 parts.push(t.flatten_all()?.to_dtype(var.dtype())?);
             }
-            self.moments.insert(name.clone(), Tensor::stack(&parts, 0)?);
+            let stacked = Moments::Stacked(Tensor::stack(&parts, 0)?);
+            let mv = if host_eligible(var) {
+                Moments::Host(stacked.into_host()?)
+            } else {
+                stacked
+            };
+            self.moments.insert(name.clone(), mv);
         }
         self.step = step;
         Ok(())
     }
 }
 
-fn host_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
-        _ => candle_core::bail!("adam: the {what} must be contiguous f32"),
+/// A parameter whose moments live in host memory and update in one pass.
+fn host_eligible(var: &Var) -> bool {
+    var.device().is_cpu() && var.as_tensor().is_contiguous() && var.dtype() == DType::F32
+}
+
+/// A parameter's first and second moments, `[m, v]` of `numel` each.
+enum Moments {
+    /// On the host, for f32 parameters on the CPU.
+    Host(Vec<f32>),
+    /// Stacked as a `(2, numel)` tensor, on any device and dtype.
+    Stacked(Tensor),
+}
+
+impl Moments {
+    fn into_host(self) -> Result<Vec<f32>> {
+        Ok(match self {
+            Moments::Host(v) => v,
+            Moments::Stacked(t) => t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?,
+        })
+    }
+
+    fn into_stacked(self, var: &Var) -> Result<Tensor> {
+        Ok(match self {
+            Moments::Stacked(t) => t,
+            Moments::Host(v) => {
+                Tensor::from_vec(v, (2, var.elem_count()), var.device())?.to_dtype(var.dtype())?
+            }
+        })
     }
 }
 
-/// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²` on the stacked moments, `g` with the weight
-/// decay of the parameter added when there is one.
-struct MomentsOp {
+/// The scalars of one update, by value.
+#[derive(Clone, Copy)]
+struct Constants {
     b1: f32,
     c1: f32,
     b2: f32,
     c2: f32,
     decay: Option<f32>,
-}
-
-impl InplaceOp3 for MomentsOp {
-    fn name(&self) -> &'static str {
-        "adam-moments"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &mut CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> candle_core::Result<()> {
-        let g = host_slice(s2, l2, "gradient")?;
-        let p = host_slice(s3, l3, "parameter")?;
-        let n = g.len();
-        let mv = match (s1, l1.contiguous_offsets()) {
-            (CpuStorage::F32(v), Some((a, b))) if b - a == 2 * n && p.len() == n => &mut v[a..b],
-            _ => candle_core::bail!("adam: moments that do not fit the parameter"),
-        };
-        let (m, v) = mv.split_at_mut(n);
-        // One thread: split over two, the loop ran 2–3× slower (memory-bound, and candle's
-        // worker spins on the other core after each op).
-        for (((m, v), &g), &p) in m.iter_mut().zip(v).zip(g).zip(p) {
-            let g = match self.decay {
-                Some(wd) => g + (p * wd + 0.0),
-                None => g,
-            };
-            *m = (*m * self.b1 + 0.0) + (g * self.c1 + 0.0);
-            *v = (*v * self.b2 + 0.0) + ((g * g) * self.c2 + 0.0);
-        }
-        Ok(())
-    }
-}
-
-/// `p ← p − lr · m̂ / (√v̂ + ε)` from the stacked moments.
-struct UpdateOp {
     s1: f32,
     s2: f32,
     eps: f32,
     lr: f32,
 }
 
-impl InplaceOp2 for UpdateOp {
+/// The update of every element, compiled for AVX2 where the CPU has it: the square root
+/// and the division make the loop compute-bound on SSE2's 4 lanes. The same IEEE
+/// operations in the same order either way (no fused multiply-adds), so the same bits.
+fn adam_pass(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: Constants) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { adam_pass_avx2(p, m, v, g, c) };
+    }
+    adam_pass_any(p, m, v, g, c)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn adam_pass_avx2(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: Constants) {
+    adam_pass_any(p, m, v, g, c)
+}
+
+#[inline(always)]
+fn adam_pass_any(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: Constants) {
+    // One thread: split over two, the loop ran 2–3× slower (memory-bound, and candle's
+    // worker spins on the other core after each op).
+    for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+        let g = match c.decay {
+            Some(wd) => g + (*p * wd + 0.0),
+            None => g,
+        };
+        *m = (*m * c.b1 + 0.0) + (g * c.c1 + 0.0);
+        *v = (*v * c.b2 + 0.0) + ((g * g) * c.c2 + 0.0);
+        let update = (*m * c.s1 + 0.0) / ((*v * c.s2 + 0.0).sqrt() * 1.0 + c.eps);
+        *p -= update * c.lr + 0.0;
+    }
+}
+
+/// One pass of Adam on a parameter, mutated in place, from its gradient (with the weight
+/// decay added when there is one) and its host moments:
+/// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, `p ← p − lr · m̂ / (√v̂ + ε)`.
+struct FusedOp<'a> {
+    /// `inplace_op2` hands the op only `&self`; the lock is taken once per parameter.
+    moments: Mutex<&'a mut [f32]>,
+    constants: Constants,
+}
+
+impl InplaceOp2 for FusedOp<'_> {
     fn name(&self) -> &'static str {
-        "adam-update"
+        "adam"
     }
 
     fn cpu_fwd(
@@ -275,17 +317,27 @@ impl InplaceOp2 for UpdateOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<()> {
-        let mv = host_slice(s2, l2, "moments")?;
-        let n = mv.len() / 2;
+        let g = match (s2, l2.contiguous_offsets()) {
+            (CpuStorage::F32(v), Some((a, b))) => &v[a..b],
+            _ => candle_core::bail!("adam: the gradient must be contiguous f32"),
+        };
+        let n = g.len();
         let p = match (s1, l1.contiguous_offsets()) {
             (CpuStorage::F32(v), Some((a, b))) if b - a == n => &mut v[a..b],
-            _ => candle_core::bail!("adam: a parameter that does not fit its moments"),
+            _ => candle_core::bail!("adam: a parameter that does not fit its gradient"),
         };
-        let (m, v) = mv.split_at(n);
-        for ((p, &m), &v) in p.iter_mut().zip(m).zip(v) {
-            let update = (m * self.s1 + 0.0) / ((v * self.s2 + 0.0).sqrt() * 1.0 + self.eps);
-            *p -= update * self.lr + 0.0;
+        let mut moments = self
+            .moments
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("adam: poisoned moments".into()))?;
+        if moments.len() != 2 * n {
+            candle_core::bail!("adam: moments that do not fit the parameter");
         }
+        let (m, v) = moments.split_at_mut(n);
+        // The constants by value: `self` holds a lock (an `UnsafeCell`), so in the loop the
+        // compiler would reload its fields after every store and not vectorise (4× slower).
+        let c = self.constants;
+        adam_pass(p, m, v, g, c);
         Ok(())
     }
 }
