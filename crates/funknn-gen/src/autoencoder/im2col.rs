@@ -15,6 +15,8 @@ use candle_core::{
 use crate::matmul::matmul;
 use crate::matmul::Float;
 
+use super::winograd;
+
 /// The name of the convolution's CPU ops in errors.
 const OP: &str = "conv3x3";
 
@@ -24,16 +26,16 @@ const COLUMNS: usize = 1024;
 
 /// `(N, C, H, W)` with the kernel's `3 × 3`: the only shape the autoencoder uses.
 #[derive(Debug, Clone, Copy)]
-struct Dims {
-    n: usize,
-    cin: usize,
-    cout: usize,
-    h: usize,
-    w: usize,
+pub(crate) struct Dims {
+    pub(crate) n: usize,
+    pub(crate) cin: usize,
+    pub(crate) cout: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
 }
 
 impl Dims {
-    fn pixels(&self) -> usize {
+    pub(crate) fn pixels(&self) -> usize {
         self.h * self.w
     }
     fn group(&self) -> usize {
@@ -41,18 +43,18 @@ impl Dims {
     }
 }
 
-fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |t| t.get())
 }
 
-fn threads(work: usize) -> usize {
+pub(crate) fn threads(work: usize) -> usize {
     cores().clamp(1, work.max(1))
 }
 
 /// How many threads each of `t` workers splits its products over: one, unless the batch
 /// has fewer groups of images than the machine has cores (one image, as an inverse problem
 /// or a single sample decodes), when the idle cores take rows of the product.
-fn inner_threads(t: usize) -> usize {
+pub(crate) fn inner_threads(t: usize) -> usize {
     (cores() / t.max(1)).max(1)
 }
 
@@ -112,6 +114,15 @@ fn activate<T: Float>(v: &mut [T], bias: T, relu: bool) {
 /// `y = conv(x, w) + b`, then `max(y, 0)` if `relu`: `x` `(N, cin, h, w)`, `w`
 /// `(cout, cin, 3, 3)`, `b` `(cout)`.
 fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) -> Vec<T> {
+    if winograd::applies(d) {
+        return winograd::forward(x, w, bias, relu, d);
+    }
+    forward_im2col(x, w, bias, relu, d)
+}
+
+/// [`forward`] by im2col: the kernel of the narrow layers, and the reference of the
+/// Winograd kernel's tests.
+fn forward_im2col<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) -> Vec<T> {
     let hw = d.pixels();
     let mut y = vec![T::zero(); d.n * d.cout * hw];
     if y.is_empty() {
@@ -585,6 +596,50 @@ pub(crate) mod tests {
         }
     }
 
+    /// The Winograd kernel against im2col, in f64 (exact but for rounding) and f32 (within
+    /// a few ulps of the values' scale), for even, odd, tiny and grouped shapes.
+    #[test]
+    fn winograd_matches_im2col() {
+        for &(n, cin, cout, h, w) in &[
+            (2, 16, 16, 8, 8),
+            (3, 17, 20, 5, 7),
+            (1, 32, 16, 2, 2),
+            (1, 16, 24, 3, 2),
+            (70, 16, 16, 4, 4),
+            (2, 16, 18, 33, 64),
+        ] {
+            let d = Dims { n, cin, cout, h, w };
+            assert!(winograd::applies(&d));
+            let x = tensor(&[n, cin, h, w], 1);
+            let k = tensor(&[cout, cin, 3, 3], 2);
+            let b = tensor(&[cout], 6);
+            for relu in [false, true] {
+                let v = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+                let (xv, kv, bv) = (v(&x), v(&k), v(&b));
+                let direct = forward_im2col(&xv, &kv, &bv, relu, &d);
+                let fast = winograd::forward(&xv, &kv, &bv, relu, &d);
+                let err = direct
+                    .iter()
+                    .zip(&fast)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f64::max);
+                assert!(err < 1e-12, "f64 {n} {cin} {cout} {h} {w} {relu}: {err}");
+                let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
+                let fast32 = winograd::forward(&f(&xv), &f(&kv), &f(&bv), relu, &d);
+                let scale = direct.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                let err = direct
+                    .iter()
+                    .zip(&fast32)
+                    .map(|(a, &b)| (a - b as f64).abs())
+                    .fold(0.0, f64::max);
+                assert!(
+                    err < 1e-5 * scale,
+                    "f32 {n} {cin} {cout} {h} {w}: {err} of {scale}"
+                );
+            }
+        }
+    }
+
     /// Both gradients against candle's convolution.
     #[test]
     fn gradients_match_candle_conv2d() {
@@ -594,6 +649,8 @@ pub(crate) mod tests {
             (1, 1, 2, 6, 1),
             (3, 2, 3, 40, 30),
             (3, 2, 3, 16, 32),
+            // Wide enough for the Winograd kernel, forward and input gradient.
+            (2, 16, 17, 6, 5),
         ] {
             let x = Var::from_tensor(&tensor(&[n, cin, h, w], 3)).unwrap();
             let k = Var::from_tensor(&tensor(&[cout, cin, 3, 3], 4)).unwrap();

@@ -7,6 +7,7 @@ pub(crate) mod decoder;
 pub(crate) mod encoder;
 pub(crate) mod im2col;
 pub(crate) mod upsample;
+pub(crate) mod winograd;
 
 pub use config::AutoencoderConfig;
 pub use decoder::Decoder;
