@@ -130,7 +130,9 @@ impl Adam {
     /// The same f32 operations in the same order as [`Self::update_tensors`] (candle's
     /// `t * s` is `t * f32(s) + 0`, `t / s` is `t * f32(1/s) + 0` and `t + s` is
     /// `t * 1 + f32(s)`), in place, in one pass over the gradient, the moments and the
-    /// parameter: the loop is memory-bound, and two passes read the moments twice.
+    /// parameter (two passes read the moments twice). With AVX2 (see [`adam_pass`]) it
+    /// takes 1.4–1.7 ms for the prior's 2.63 M parameters, against 3.0–3.5 ms for the two
+    /// passes on SSE2.
     fn update_on_host(
         &self,
         var: &Var,
