@@ -84,22 +84,22 @@ impl Adam {
             // In place on the host for f32 on the CPU: one pass, no temporary tensors,
             // the same bits as the tensor expressions.
             let on_host = !self.tensor_ops_only && host_eligible(var) && g.dtype() == DType::F32;
-            let mv = self
-                .moments
-                .remove(name)
-                .expect("moments of every parameter");
-            let mv = match (on_host, mv) {
-                (true, mv) => {
-                    let mut host = mv.into_host()?;
-                    self.update_on_host(var, &g.contiguous()?, &mut host, bc)?;
-                    Moments::Host(host)
-                }
-                (false, mv) => {
-                    let stacked = mv.into_stacked(var)?;
-                    Moments::Stacked(self.update_tensors(var, g, &stacked, bc)?)
-                }
-            };
-            self.moments.insert(name.clone(), mv);
+            let missing =
+                || crate::Error::invalid("optimiser", format!("no moments for parameter {name}"));
+            if on_host {
+                let constants = self.host_constants(bc);
+                let host = self.moments.get_mut(name).ok_or_else(missing)?.host()?;
+                update_on_host(var, &g.contiguous()?, host, constants)?;
+            } else {
+                let stacked = self
+                    .moments
+                    .get_mut(name)
+                    .ok_or_else(missing)?
+                    .stacked(var)?
+                    .clone();
+                let updated = Moments::Stacked(self.update_tensors(var, g, &stacked, bc)?);
+                self.moments.insert(name.clone(), updated);
+            }
         }
         Ok(())
     }
@@ -127,38 +127,20 @@ impl Adam {
         Ok(Tensor::stack(&[m.flatten_all()?, v.flatten_all()?], 0)?)
     }
 
-    /// The same f32 operations in the same order as [`Self::update_tensors`] (candle's
-    /// `t * s` is `t * f32(s) + 0`, `t / s` is `t * f32(1/s) + 0` and `t + s` is
-    /// `t * 1 + f32(s)`), in place, in one pass over the gradient, the moments and the
-    /// parameter (two passes read the moments twice). With AVX2 (see [`adam_pass`]) it
-    /// takes 1.4–1.7 ms for the prior's 2.63 M parameters, against 3.0–3.5 ms for the two
-    /// passes on SSE2.
-    fn update_on_host(
-        &self,
-        var: &Var,
-        g: &Tensor,
-        moments: &mut [f32],
-        (bc1, bc2): (f64, f64),
-    ) -> Result<()> {
+    /// The scalars of [`update_on_host`] for this step (`bc`: the bias corrections).
+    fn host_constants(&self, (bc1, bc2): (f64, f64)) -> Constants {
         let f = |x: f64| x as f32;
-        var.as_tensor().inplace_op2(
-            g,
-            &FusedOp {
-                moments: Mutex::new(moments),
-                constants: Constants {
-                    b1: f(self.beta1),
-                    c1: f(1.0 - self.beta1),
-                    b2: f(self.beta2),
-                    c2: f(1.0 - self.beta2),
-                    decay: (self.weight_decay != 0.0).then(|| f(self.weight_decay)),
-                    s1: f(1.0 / bc1),
-                    s2: f(1.0 / bc2),
-                    eps: f(self.eps),
-                    lr: f(self.lr),
-                },
-            },
-        )?;
-        Ok(())
+        Constants {
+            b1: f(self.beta1),
+            c1: f(1.0 - self.beta1),
+            b2: f(self.beta2),
+            c2: f(1.0 - self.beta2),
+            decay: (self.weight_decay != 0.0).then(|| f(self.weight_decay)),
+            s1: f(1.0 / bc1),
+            s2: f(1.0 / bc2),
+            eps: f(self.eps),
+            lr: f(self.lr),
+        }
     }
 
     pub fn steps_taken(&self) -> usize {
@@ -206,17 +188,32 @@ impl Adam {
                 }
                 parts.push(t.flatten_all()?.to_dtype(var.dtype())?);
             }
-            let stacked = Moments::Stacked(Tensor::stack(&parts, 0)?);
-            let mv = if host_eligible(var) {
-                Moments::Host(stacked.into_host()?)
-            } else {
-                stacked
-            };
+            let mut mv = Moments::Stacked(Tensor::stack(&parts, 0)?);
+            if host_eligible(var) {
+                mv.host()?;
+            }
             self.moments.insert(name.clone(), mv);
         }
         self.step = step;
         Ok(())
     }
+}
+
+/// The same f32 operations in the same order as [`Adam::update_tensors`] (candle's
+/// `t * s` is `t * f32(s) + 0`, `t / s` is `t * f32(1/s) + 0` and `t + s` is
+/// `t * 1 + f32(s)`), in place, in one pass over the gradient, the moments and the
+/// parameter (two passes read the moments twice). With AVX2 (see [`adam_pass`]) it takes
+/// 1.4–1.7 ms for the prior's 2.63 M parameters, against 3.0–3.5 ms for the two passes on
+/// SSE2.
+fn update_on_host(var: &Var, g: &Tensor, moments: &mut [f32], constants: Constants) -> Result<()> {
+    var.as_tensor().inplace_op2(
+        g,
+        &FusedOp {
+            moments: Mutex::new(moments),
+            constants,
+        },
+    )?;
+    Ok(())
 }
 
 /// A parameter whose moments live in host memory and update in one pass.
@@ -233,20 +230,31 @@ enum Moments {
 }
 
 impl Moments {
-    fn into_host(self) -> Result<Vec<f32>> {
-        Ok(match self {
-            Moments::Host(v) => v,
-            Moments::Stacked(t) => t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?,
-        })
+    /// The moments on the host, moved there first if they are a tensor.
+    fn host(&mut self) -> Result<&mut Vec<f32>> {
+        if let Moments::Stacked(t) = self {
+            *self = Moments::Host(t.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?);
+        }
+        match self {
+            Moments::Host(v) => Ok(v),
+            Moments::Stacked(_) => Err(crate::Error::invalid(
+                "optimiser",
+                "moments not on the host",
+            )),
+        }
     }
 
-    fn into_stacked(self, var: &Var) -> Result<Tensor> {
-        Ok(match self {
-            Moments::Stacked(t) => t,
-            Moments::Host(v) => {
-                Tensor::from_vec(v, (2, var.elem_count()), var.device())?.to_dtype(var.dtype())?
-            }
-        })
+    /// The moments as a `(2, numel)` tensor of `var`'s dtype and device, made first if
+    /// they are on the host.
+    fn stacked(&mut self, var: &Var) -> Result<&Tensor> {
+        if let Moments::Host(v) = self {
+            let t = Tensor::from_slice(v, (2, var.elem_count()), var.device())?;
+            *self = Moments::Stacked(t.to_dtype(var.dtype())?);
+        }
+        match self {
+            Moments::Stacked(t) => Ok(t),
+            Moments::Host(_) => Err(crate::Error::invalid("optimiser", "moments not a tensor")),
+        }
     }
 }
 
