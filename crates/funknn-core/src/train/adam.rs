@@ -67,6 +67,7 @@ impl Adam {
         self.step += 1;
         let t = self.step as i32;
         let bc = (1.0 - self.beta1.powi(t), 1.0 - self.beta2.powi(t));
+        let constants = self.host_constants(bc);
         for (name, var) in &self.params {
             let Some(g) = grads.get(name) else {
                 continue;
@@ -87,7 +88,6 @@ impl Adam {
             let missing =
                 || crate::Error::invalid("optimiser", format!("no moments for parameter {name}"));
             if on_host {
-                let constants = self.host_constants(bc);
                 let host = self.moments.get_mut(name).ok_or_else(missing)?.host()?;
                 update_on_host(var, &g.contiguous()?, host, constants)?;
             } else {
@@ -292,8 +292,8 @@ unsafe fn adam_pass_avx2(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32],
 
 #[inline(always)]
 fn adam_pass_any(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: Constants) {
-    // One thread: split over two, the loop ran 2–3× slower (memory-bound, and candle's
-    // worker spins on the other core after each op).
+    // One thread: split over two, the two-pass loop ran 2–3× slower (candle's worker
+    // spins on the other core after each op).
     for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
         let g = match c.decay {
             Some(wd) => g + (*p * wd + 0.0),

@@ -98,7 +98,7 @@ fn im2col<T: Float>(x: &[T], g: usize, d: &Dims, col: &mut [T]) {
 }
 
 /// `v ← v + bias`, then `max(v, 0)` if `relu`.
-fn activate<T: Float>(v: &mut [T], bias: T, relu: bool) {
+pub(crate) fn activate<T: Float>(v: &mut [T], bias: T, relu: bool) {
     if relu {
         for o in v {
             let x = *o + bias;
@@ -183,14 +183,25 @@ fn forward_im2col<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) 
             b += g;
         }
     };
-    let per_thread = d.n.div_ceil(t);
+    split_images(&mut y, per_image, t, run);
+    y
+}
+
+/// Runs `run(first image, its outputs)` on `threads` scoped threads, each with a
+/// contiguous run of the images of `y` (`per_image` values each).
+pub(crate) fn split_images<T: Float>(
+    y: &mut [T],
+    per_image: usize,
+    threads: usize,
+    run: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let per_thread = (y.len() / per_image).div_ceil(threads.max(1));
     std::thread::scope(|s| {
         for (i, chunk) in y.chunks_mut(per_thread * per_image).enumerate() {
             let run = &run;
             s.spawn(move || run(i * per_thread, chunk));
         }
     });
-    y
 }
 
 /// `dw = Σ_b dy_b · col(x_b)ᵀ`: `(cout, cin, 3, 3)` for `x` `(N, cin, h, w)` and `dy`

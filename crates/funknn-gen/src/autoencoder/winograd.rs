@@ -13,7 +13,7 @@
 
 use crate::matmul::{matmul, Float};
 
-use super::im2col::{inner_threads, threads, Dims};
+use super::im2col::{activate, inner_threads, split_images, threads, Dims};
 
 /// Fewest input and output channels for the Winograd kernel (a guess, not tuned: the
 /// transforms' cost per product grows as the channels shrink).
@@ -145,9 +145,10 @@ dispatch_avx2!(
 );
 
 /// `V = Bᵀ d B` of every 4×4 input block of images `x` (`g` images), stored
-/// `(16, cin, blocks)` (planes [`plane`] apart), block `b·th·tw + ty·tw + tx` reading rows `2ty − 1 ..= 2ty + 2` and
-/// columns `2tx − 1 ..= 2tx + 2` (zero outside the image). Both halves of the transform
-/// run along whole rows, so that every loop is contiguous and vectorises.
+/// `(16, cin, blocks)` (planes [`plane`] apart), block `b·th·tw + ty·tw + tx` reading rows
+/// `2ty − 1 ..= 2ty + 2` and columns `2tx − 1 ..= 2tx + 2` (zero outside the image). Both
+/// halves of the transform run along whole rows, so that every loop is contiguous and
+/// vectorises.
 #[inline(always)]
 fn transform_inputs_any<T: Float>(
     x: &[T],
@@ -215,8 +216,9 @@ fn transform_inputs_any<T: Float>(
     }
 }
 
-/// `Y = Aᵀ M A` of every block of `m` (`(16, cout, blocks)`, planes [`plane`] apart), with the bias and the
-/// activation, into `y` (`g` images, `(cout, h, w)` each). `rows` is scratch of `8·tw`.
+/// `Y = Aᵀ M A` of every block of `m` (`(16, cout, blocks)`, planes [`plane`] apart), with
+/// the bias and the activation, into `y` (`g` images, `(cout, h, w)` each). `rows` is
+/// scratch of `8·tw`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn transform_outputs_any<T: Float>(
@@ -265,17 +267,7 @@ fn transform_outputs_any<T: Float>(
                     }
                 }
             }
-            let bias = bias[o];
-            if relu {
-                for v in out.iter_mut() {
-                    let s = *v + bias;
-                    *v = if s > T::zero() { s } else { T::zero() };
-                }
-            } else {
-                for v in out.iter_mut() {
-                    *v += bias;
-                }
-            }
+            activate(out, bias[o], relu);
         }
     }
 }
@@ -326,12 +318,6 @@ pub(crate) fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Di
             b += g;
         }
     };
-    let per_thread = d.n.div_ceil(t);
-    std::thread::scope(|s| {
-        for (i, chunk) in y.chunks_mut(per_thread * per_image).enumerate() {
-            let run = &run;
-            s.spawn(move || run(i * per_thread, chunk));
-        }
-    });
+    split_images(&mut y, per_image, t, run);
     y
 }
