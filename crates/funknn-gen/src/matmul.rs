@@ -4,7 +4,7 @@
 use candle_core::WithDType;
 
 /// The element types the kernel runs on (`gemm` dispatches on them).
-pub(crate) trait Float: WithDType + Copy + Send + Sync + 'static {}
+pub(crate) trait Float: WithDType + Copy + Default + Send + Sync + 'static {}
 impl Float for f32 {}
 impl Float for f64 {}
 

@@ -6,6 +6,7 @@ use candle_nn::{Linear, VarBuilder};
 
 use crate::autoencoder::config::AutoencoderConfig;
 use crate::autoencoder::conv::{conv3x3, relu_conv, Conv3x3};
+use crate::autoencoder::pool::max_pool_2x2;
 use crate::{Error, Result};
 
 /// The official `encoder` (tensor names `CNNs.{i}`, `CNNs_add.{2i}`, `CNNs_add.{2i+1}`,
@@ -85,7 +86,7 @@ impl Encoder {
         let mut x = images.clone();
         for (i, (first, (a, b))) in self.stage_in.iter().zip(&self.stage_convs).enumerate() {
             x = relu_conv(first, &x)?;
-            let mut xm = x.max_pool2d(2)?;
+            let mut xm = max_pool_2x2(&x)?;
             if i < 4 {
                 let skip = space_to_depth(&mean_image, 1 << (i + 1))?;
                 xm = (xm.clone() + spread(&skip, xm.dim(1)?)?)?;

@@ -9,12 +9,13 @@
 
 use candle_core::backend::BackendStorage;
 use candle_core::{
-    CpuStorage, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType,
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType,
 };
 
 use crate::matmul::matmul;
 use crate::matmul::Float;
 
+use super::threads::{self, inner_threads, threads};
 use super::winograd;
 
 /// The name of the convolution's CPU ops in errors.
@@ -39,23 +40,8 @@ impl Dims {
         self.h * self.w
     }
     fn group(&self) -> usize {
-        (COLUMNS / self.pixels()).clamp(1, self.n.max(1))
+        threads::group(COLUMNS, self.pixels(), self.n)
     }
-}
-
-pub(crate) fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |t| t.get())
-}
-
-pub(crate) fn threads(work: usize) -> usize {
-    cores().clamp(1, work.max(1))
-}
-
-/// How many threads each of `t` workers splits its products over: one, unless the batch
-/// has fewer groups of images than the machine has cores (one image, as an inverse problem
-/// or a single sample decodes), when the idle cores take rows of the product.
-pub(crate) fn inner_threads(t: usize) -> usize {
-    (cores() / t.max(1)).max(1)
 }
 
 /// Writes the im2col matrix of images `x` (`g` images, each `cin × h × w`) into `col`, row
@@ -124,11 +110,10 @@ fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) -> Vec<
 /// Winograd kernel's tests.
 fn forward_im2col<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) -> Vec<T> {
     let hw = d.pixels();
-    let mut y = vec![T::zero(); d.n * d.cout * hw];
-    if y.is_empty() {
-        return y;
-    }
     let per_image = d.cout * hw;
+    if d.n * per_image == 0 {
+        return Vec::new();
+    }
     let group = d.group();
     let t = threads(d.n.div_ceil(group));
     let inner = inner_threads(t);
@@ -183,25 +168,7 @@ fn forward_im2col<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) 
             b += g;
         }
     };
-    split_images(&mut y, per_image, t, run);
-    y
-}
-
-/// Runs `run(first image, its outputs)` on `threads` scoped threads, each with a
-/// contiguous run of the images of `y` (`per_image` values each).
-pub(crate) fn split_images<T: Float>(
-    y: &mut [T],
-    per_image: usize,
-    threads: usize,
-    run: impl Fn(usize, &mut [T]) + Sync,
-) {
-    let per_thread = (y.len() / per_image).div_ceil(threads.max(1));
-    std::thread::scope(|s| {
-        for (i, chunk) in y.chunks_mut(per_thread * per_image).enumerate() {
-            let run = &run;
-            s.spawn(move || run(i * per_thread, chunk));
-        }
-    });
+    threads::build(d.n, per_image, t, run)
 }
 
 /// `dw = Σ_b dy_b · col(x_b)ᵀ`: `(cout, cin, 3, 3)` for `x` `(N, cin, h, w)` and `dy`
@@ -334,8 +301,11 @@ fn conv_dims(l1: &Layout, l2: &Layout) -> Result<Dims> {
 }
 
 /// The kernel of the input gradient: `w` turned by 180° with its channels swapped,
-/// `(cin, cout, 3, 3)`.
+/// `(cin, cout, 3, 3)`. On the CPU one pass ([`TurnedKernel`]); elsewhere candle's ops.
 fn turned(w: &Tensor) -> Result<Tensor> {
+    if supported(w) {
+        return w.contiguous()?.apply_op1(TurnedKernel);
+    }
     let (cout, cin, _, _) = w.dims4()?;
     let flip = Tensor::from_vec((0..9u32).rev().collect::<Vec<_>>(), 9, w.device())?;
     w.reshape((cout, cin, 9))?
@@ -343,6 +313,46 @@ fn turned(w: &Tensor) -> Result<Tensor> {
         .transpose(0, 1)?
         .reshape((cin, cout, 3, 3))?
         .contiguous()
+}
+
+/// `(a, b, 3, 3) → (b, a, 3, 3)`, each 3×3 kernel turned by 180°: a permutation that is
+/// its own inverse, so its own backward.
+struct TurnedKernel;
+
+impl CustomOp1 for TurnedKernel {
+    fn name(&self) -> &'static str {
+        "conv3x3-turned-kernel"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (a, b, kh, kw) = dims4(OP, l, "the kernel")?;
+        if (kh, kw) != (3, 3) {
+            candle_core::bail!("conv3x3: a 3×3 kernel, got {:?}", l.dims());
+        }
+        fn run<T: Float>(w: &[T], a: usize, b: usize) -> Vec<T> {
+            let mut out = vec![T::zero(); w.len()];
+            for i in 0..a {
+                for j in 0..b {
+                    let (src, dst) = (&w[(i * b + j) * 9..][..9], &mut out[(j * a + i) * 9..][..9]);
+                    for (k, v) in dst.iter_mut().enumerate() {
+                        *v = src[8 - k];
+                    }
+                }
+            }
+            out
+        }
+        let out = by_dtype(
+            OP,
+            s,
+            || Ok(CpuStorage::F32(run(contiguous(OP, s, l)?, a, b))),
+            || Ok(CpuStorage::F64(run(contiguous(OP, s, l)?, a, b))),
+        )?;
+        Ok((out, Shape::from((b, a, 3, 3))))
+    }
+
+    fn bwd(&self, _: &Tensor, _: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(grad.contiguous()?.apply_op1(TurnedKernel)?))
+    }
 }
 
 /// The convolution `(x, w, b) → y`, with the activation if `relu`. Its backward is this op
@@ -463,10 +473,13 @@ impl CustomOp2 for ReluGradient {
             l2: &Layout,
         ) -> Result<Vec<T>> {
             let (y, dy) = (contiguous::<T>(OP, s1, l1)?, contiguous::<T>(OP, s2, l2)?);
-            Ok(y.iter()
-                .zip(dy)
-                .map(|(&y, &g)| if y > T::zero() { g } else { T::zero() })
-                .collect())
+            let t = threads::elementwise(y.len(), 1);
+            Ok(threads::build(y.len(), 1, t, |first, part| {
+                let (y, dy) = (&y[first..][..part.len()], &dy[first..][..part.len()]);
+                for ((o, &y), &g) in part.iter_mut().zip(y).zip(dy) {
+                    *o = if y > T::zero() { g } else { T::zero() };
+                }
+            }))
         }
         if l1.dims() != l2.dims() {
             candle_core::bail!(

@@ -6,6 +6,8 @@ pub(crate) mod conv;
 pub(crate) mod decoder;
 pub(crate) mod encoder;
 pub(crate) mod im2col;
+pub(crate) mod pool;
+pub(crate) mod threads;
 pub(crate) mod upsample;
 pub(crate) mod winograd;
 

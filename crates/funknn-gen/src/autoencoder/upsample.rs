@@ -6,9 +6,11 @@
 //! as much as the decoder's forward pass. Here both directions are one pass over the
 //! pixels, and each is the other's backward, so the pair stays differentiable to any order.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
 
 use crate::autoencoder::im2col::{by_dtype, contiguous, dims4};
+use crate::autoencoder::threads;
+use crate::matmul::Float;
 
 /// `(N, C, H, W)` → `(N, C, 2H, 2W)`, every pixel repeated in a 2×2 block.
 struct Upsample2x;
@@ -17,38 +19,48 @@ struct Upsample2x;
 /// [`Upsample2x`].
 struct BlockSum2x;
 
-fn upsample<T: WithDType>(x: &[T], planes: usize, h: usize, w: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(x.len() * 4);
-    if h * w == 0 {
-        return out;
+fn upsample<T: Float>(x: &[T], planes: usize, h: usize, w: usize) -> Vec<T> {
+    let plane = 4 * h * w;
+    if plane == 0 {
+        return Vec::new();
     }
-    for plane in x.chunks_exact(h * w).take(planes) {
-        for row in plane.chunks_exact(w) {
-            let start = out.len();
-            for &v in row {
-                out.push(v);
-                out.push(v);
+    let t = threads::elementwise(planes * plane, plane);
+    threads::build(planes, plane, t, |first, out| {
+        for (src, dst) in x[first * h * w..]
+            .chunks_exact(h * w)
+            .zip(out.chunks_exact_mut(plane))
+        {
+            for (row, pair) in src.chunks_exact(w).zip(dst.chunks_exact_mut(4 * w)) {
+                let (top, bottom) = pair.split_at_mut(2 * w);
+                for (&v, px) in row.iter().zip(top.chunks_exact_mut(2)) {
+                    px[0] = v;
+                    px[1] = v;
+                }
+                bottom.copy_from_slice(top);
             }
-            out.extend_from_within(start..start + 2 * w);
         }
-    }
-    out
+    })
 }
 
-fn block_sum<T: WithDType>(y: &[T], planes: usize, h: usize, w: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(planes * h * w);
-    if h * w == 0 {
-        return out;
+fn block_sum<T: Float>(y: &[T], planes: usize, h: usize, w: usize) -> Vec<T> {
+    let plane = h * w;
+    if plane == 0 {
+        return Vec::new();
     }
-    for plane in y.chunks_exact(4 * h * w).take(planes) {
-        for rows in plane.chunks_exact(4 * w) {
-            let (top, bottom) = rows.split_at(2 * w);
-            for (t, b) in top.chunks_exact(2).zip(bottom.chunks_exact(2)) {
-                out.push(t[0] + t[1] + b[0] + b[1]);
+    let t = threads::elementwise(4 * planes * plane, plane);
+    threads::build(planes, plane, t, |first, out| {
+        for (src, dst) in y[4 * first * plane..]
+            .chunks_exact(4 * plane)
+            .zip(out.chunks_exact_mut(plane))
+        {
+            for (rows, line) in src.chunks_exact(4 * w).zip(dst.chunks_exact_mut(w)) {
+                let (top, bottom) = rows.split_at(2 * w);
+                for ((t, b), o) in top.chunks_exact(2).zip(bottom.chunks_exact(2)).zip(line) {
+                    *o = t[0] + t[1] + b[0] + b[1];
+                }
             }
         }
-    }
-    out
+    })
 }
 
 impl CustomOp1 for Upsample2x {
@@ -128,13 +140,17 @@ impl CustomOp1 for BlockSum2x {
 }
 
 /// `x` `(N, C, H, W)` upsampled to `(N, C, 2H, 2W)` by repeating pixels: this kernel on f32
-/// and f64 CPU tensors, candle's `upsample_nearest2d` elsewhere.
+/// and f64 CPU tensors, a broadcast elsewhere (not candle's `upsample_nearest2d`, whose
+/// backward replaces the gradient its input has gathered from other uses instead of adding
+/// to it).
 pub(crate) fn upsample_nearest_2x(x: &Tensor) -> Result<Tensor> {
-    let (_, _, h, w) = x.dims4()?;
+    let (n, c, h, w) = x.dims4()?;
     if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
         x.contiguous()?.apply_op1(Upsample2x)
     } else {
-        x.upsample_nearest2d(2 * h, 2 * w)
+        x.reshape((n, c, h, 1, w, 1))?
+            .broadcast_as((n, c, h, 2, w, 2))?
+            .reshape((n, c, 2 * h, 2 * w))
     }
 }
 

@@ -13,7 +13,8 @@
 
 use crate::matmul::{matmul, Float};
 
-use super::im2col::{activate, inner_threads, split_images, threads, Dims};
+use super::im2col::{activate, Dims};
+use super::threads::{self, inner_threads, threads};
 
 /// Fewest input and output channels for the Winograd kernel (a guess, not tuned: the
 /// transforms' cost per product grows as the channels shrink).
@@ -276,12 +277,11 @@ fn transform_outputs_any<T: Float>(
 /// kernel computes it: `x` `(N, cin, h, w)`, `w` `(cout, cin, 3, 3)`, `b` `(cout)`.
 pub(crate) fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) -> Vec<T> {
     let hw = d.pixels();
-    let mut y = vec![T::zero(); d.n * d.cout * hw];
-    if y.is_empty() {
-        return y;
+    if d.n * d.cout * hw == 0 {
+        return Vec::new();
     }
     let (th, tw) = (d.h.div_ceil(2), d.w.div_ceil(2));
-    let group = (BLOCKS / (th * tw)).clamp(1, d.n);
+    let group = threads::group(BLOCKS, th * tw, d.n);
     let t = threads(d.n.div_ceil(group));
     let inner = inner_threads(t);
     let u = transform_kernels(w, d);
@@ -318,6 +318,5 @@ pub(crate) fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Di
             b += g;
         }
     };
-    split_images(&mut y, per_image, t, run);
-    y
+    threads::build(d.n, per_image, t, run)
 }

@@ -11,6 +11,7 @@ use funknn_core::hub::HubOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::autoencoder::conv::{conv3x3, relu_conv, Conv3x3};
+use crate::autoencoder::pool::max_pool_2x2;
 use crate::folder::{parse_folder, read_folder, write_folder, CONFIG_FILE, WEIGHTS_FILE};
 use crate::{Error, Result};
 
@@ -175,7 +176,7 @@ impl FeatureClassifier {
         let n = self.check(images)?;
         let mut x = images.clone();
         for conv in &self.convs {
-            x = relu_conv(conv, &x)?.max_pool2d(2)?;
+            x = max_pool_2x2(&relu_conv(conv, &x)?)?;
         }
         Ok(self.hidden.forward(&x.reshape((n, ()))?)?.relu()?)
     }

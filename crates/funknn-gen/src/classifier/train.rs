@@ -163,14 +163,14 @@ mod tests {
                 labels: vec![],
                 ..Default::default()
             },
-            epochs: 10,
+            epochs: 20,
             batch: 8,
             lr: 1e-2,
             shift: 0,
             seed: 1,
         };
         let (model, _, losses) = train_classifier(&config, &images, &labels, |_, _, _| {}).unwrap();
-        assert_eq!(losses.len(), 10 * 8);
+        assert_eq!(losses.len(), 20 * 8);
         assert!(losses.last().unwrap() < &0.1, "{losses:?}");
         assert_eq!(model.accuracy(images.images(), &labels, 10).unwrap(), 1.0);
         assert_eq!(model.features(images.images()).unwrap().dims(), &[n, 8]);

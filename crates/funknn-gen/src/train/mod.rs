@@ -1,6 +1,7 @@
 //! Training the generator: data, the official Laplacian-pyramid loss, and the two-phase
 //! trainer (autoencoder, then prior) with exact checkpoints.
 
+mod blur;
 mod data;
 pub(crate) mod pyramid;
 pub(crate) mod trainer;

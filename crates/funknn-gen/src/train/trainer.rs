@@ -210,9 +210,8 @@ impl GeneratorTrainer {
             sorted_vars(&varmap, |k| k.starts_with(FLOW_PREFIX))?,
             config.flow_lr,
         )?;
-        let channels = config.generator.autoencoder.channels;
         Ok(GeneratorTrainer {
-            pyramid: LaplacianPyramidLoss::new(3, channels, &device)?,
+            pyramid: LaplacianPyramidLoss::new(3),
             rng: Rng::new(config.seed ^ 0x9e37_79b9_7f4a_7c15),
             config,
             generator,
