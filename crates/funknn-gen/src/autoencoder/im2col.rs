@@ -117,15 +117,20 @@ fn forward_im2col<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) 
     let group = d.group();
     let t = threads(d.n.div_ceil(group));
     let inner = inner_threads(t);
-    let run = |first: usize, y: &mut [T]| {
+    // Scratch per thread: the im2col matrix and the products' staging.
+    let init = || {
+        (
+            vec![T::zero(); d.cin * 9 * group * hw],
+            vec![T::zero(); if group > 1 { d.cout * group * hw } else { 0 }],
+        )
+    };
+    let run = |(col, out): &mut (Vec<T>, Vec<T>), first: usize, y: &mut [T]| {
         let images = y.len() / per_image;
-        let mut col = vec![T::zero(); d.cin * 9 * group * hw];
-        let mut out = vec![T::zero(); if group > 1 { d.cout * group * hw } else { 0 }];
         let mut b = 0;
         while b < images {
             let g = group.min(images - b);
             let xs = &x[(first + b) * d.cin * hw..][..g * d.cin * hw];
-            im2col(xs, g, d, &mut col);
+            im2col(xs, g, d, col);
             let cols = g * hw;
             if g == 1 {
                 // One image: its output block is already (cout, hw), so no staging copy.
@@ -135,7 +140,7 @@ fn forward_im2col<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) 
                     hw,
                     d.cin * 9,
                     (w, d.cin * 9, 1),
-                    (&col, hw, 1),
+                    (col, hw, 1),
                     dst,
                     hw,
                     false,
@@ -150,8 +155,8 @@ fn forward_im2col<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) 
                     cols,
                     d.cin * 9,
                     (w, d.cin * 9, 1),
-                    (&col, cols, 1),
-                    &mut out,
+                    (col, cols, 1),
+                    out,
                     cols,
                     false,
                     inner,
@@ -168,7 +173,8 @@ fn forward_im2col<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) 
             b += g;
         }
     };
-    threads::build(d.n, per_image, t, run)
+    // One group of images a task.
+    threads::build_with(d.n, per_image, group, t, init, run)
 }
 
 /// `dw = Σ_b dy_b · col(x_b)ᵀ`: `(cout, cin, 3, 3)` for `x` `(N, cin, h, w)` and `dy`

@@ -286,19 +286,26 @@ pub(crate) fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Di
     let inner = inner_threads(t);
     let u = transform_kernels(w, d);
     let per_image = d.cout * hw;
-    let run = |first: usize, y: &mut [T]| {
-        let images = y.len() / per_image;
+    // Scratch per thread: the padded channel, the rows, and both transformed arrays.
+    let init = || {
         let blocks = group * th * tw;
-        let mut scratch = InputScratch::new((th, tw));
-        let mut rows = vec![T::zero(); 8 * tw];
-        let mut v = vec![T::zero(); 16 * plane(d.cin, blocks)];
-        let mut m = vec![T::zero(); 16 * plane(d.cout, blocks)];
+        (
+            InputScratch::new((th, tw)),
+            vec![T::zero(); 8 * tw],
+            vec![T::zero(); 16 * plane(d.cin, blocks)],
+            vec![T::zero(); 16 * plane(d.cout, blocks)],
+        )
+    };
+    let run = |(scratch, rows, v, m): &mut (InputScratch<T>, Vec<T>, Vec<T>, Vec<T>),
+               first: usize,
+               y: &mut [T]| {
+        let images = y.len() / per_image;
         let mut b = 0;
         while b < images {
             let g = group.min(images - b);
             let nb = g * th * tw;
             let xs = &x[(first + b) * d.cin * hw..][..g * d.cin * hw];
-            transform_inputs(xs, g, d, (th, tw), &mut scratch, &mut v);
+            transform_inputs(xs, g, d, (th, tw), scratch, v);
             let (vp, mp) = (plane(d.cin, nb), plane(d.cout, nb));
             for k in 0..16 {
                 matmul(
@@ -314,9 +321,10 @@ pub(crate) fn forward<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Di
                 );
             }
             let ys = &mut y[b * per_image..][..g * per_image];
-            transform_outputs(&m, g, d, (th, tw), bias, relu, &mut rows, ys);
+            transform_outputs(m, g, d, (th, tw), bias, relu, rows, ys);
             b += g;
         }
     };
-    threads::build(d.n, per_image, t, run)
+    // One group of images a task.
+    threads::build_with(d.n, per_image, group, t, init, run)
 }
