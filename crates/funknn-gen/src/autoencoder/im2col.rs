@@ -185,18 +185,32 @@ fn forward_im2col<T: Float>(x: &[T], w: &[T], bias: &[T], relu: bool, d: &Dims) 
 fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
     let hw = d.pixels();
     let k = d.cin * 9;
+    if d.n == 0 || hw == 0 {
+        return vec![T::zero(); d.cout * k];
+    }
     let group = d.group();
-    let t = threads(d.n.div_ceil(group));
+    let groups = d.n.div_ceil(group);
+    // A fixed set of tasks, a run of groups each, every one summing into its own partial
+    // `dwᵀ`; the partials are then added in task order, so the result does not depend on
+    // which thread ran which task. Four tasks a core let a slowed core take fewer.
+    let per_task = groups.div_ceil(groups.min(4 * threads::cores()));
+    let tasks = groups.div_ceil(per_task);
+    let t = threads(tasks);
     let inner = inner_threads(t);
-    let run = |first: usize, images: usize| {
-        let mut dwt = vec![T::zero(); k * d.cout];
-        let mut col = vec![T::zero(); k * group * hw];
-        let mut grad = vec![T::zero(); if group > 1 { d.cout * group * hw } else { 0 }];
+    let init = || {
+        (
+            vec![T::zero(); k * group * hw],
+            vec![T::zero(); if group > 1 { d.cout * group * hw } else { 0 }],
+        )
+    };
+    let run = |(col, grad): &mut (Vec<T>, Vec<T>), task: usize, dwt: &mut [T]| {
+        let first = task * per_task * group;
+        let images = (per_task * group).min(d.n - first);
         let mut b = 0;
         while b < images {
             let g = group.min(images - b);
             let at = first + b;
-            im2col(&x[at * d.cin * hw..][..g * d.cin * hw], g, d, &mut col);
+            im2col(&x[at * d.cin * hw..][..g * d.cin * hw], g, d, col);
             let cols = g * hw;
             // (g, cout, hw) to (cout, g·hw); one image's block is that already.
             let lhs: &[T] = if g == 1 {
@@ -208,43 +222,26 @@ fn weight_gradient<T: Float>(x: &[T], dy: &[T], d: &Dims) -> Vec<T> {
                             .copy_from_slice(&dy[((at + i) * d.cout + co) * hw..][..hw]);
                     }
                 }
-                &grad
+                grad
             };
             matmul(
                 k,
                 d.cout,
                 cols,
-                (&col, cols, 1),
+                (col, cols, 1),
                 (lhs, 1, cols),
-                &mut dwt,
+                dwt,
                 d.cout,
                 b > 0,
                 inner,
             );
             b += g;
         }
-        dwt
     };
-    if d.n == 0 || hw == 0 {
-        return vec![T::zero(); d.cout * k];
-    }
-    let per_thread = d.n.div_ceil(t);
-    let parts: Vec<Vec<T>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..t)
-            .map(|i| i * per_thread)
-            .filter(|&first| first < d.n)
-            .map(|first| {
-                let run = &run;
-                s.spawn(move || run(first, per_thread.min(d.n - first)))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a convolution worker panicked"))
-            .collect()
-    });
-    let mut dwt = parts[0].clone();
-    for part in &parts[1..] {
+    let partials = threads::build_with(tasks, k * d.cout, 1, t, init, run);
+    let mut parts = partials.chunks_exact(k * d.cout);
+    let mut dwt = parts.next().map(<[T]>::to_vec).unwrap_or_default();
+    for part in parts {
         for (a, b) in dwt.iter_mut().zip(part) {
             *a += *b;
         }
