@@ -56,8 +56,9 @@ enum Command {
     /// Train the paper's generator (autoencoder, then RealNVP prior) on Fashion-MNIST or a
     /// folder of pictures. Checkpoints go to OUT/checkpoint; a killed run continues with --resume.
     TrainGenerator(commands::train_generator::TrainGeneratorArgs),
-    /// Score a generator: reconstruction SNR and test likelihood on held-out images and, with
-    /// a FunkNN, scale consistency (the Fréchet distance is not implemented yet).
+    /// Score a generator: reconstruction SNR and test likelihood on held-out images, the
+    /// Fréchet distance of its samples on a classifier's features and, with a FunkNN, scale
+    /// consistency.
     EvalGenerator(commands::eval_generator::EvalGeneratorArgs),
     /// Inverse problems with the generative prior: limited-view CT, images from their
     /// gradients or from their Laplacian (Poisson), and classical baselines for the latter.

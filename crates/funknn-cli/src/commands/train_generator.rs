@@ -81,7 +81,7 @@ pub struct TrainGeneratorArgs {
     #[arg(long, default_value_t = 1e-5)]
     pub flow_weight_decay: f64,
     /// Standard deviation of Gaussian noise added to the latents the prior is fitted to
-    /// (0: none, as the official code; the shipped prior used 0.03).
+    /// (0: none, as the official code; the shipped prior used 0.05).
     #[arg(long, default_value_t = 0.0)]
     pub flow_noise: f64,
     /// Start from this generator's autoencoder (a folder or a hub id; its architecture
