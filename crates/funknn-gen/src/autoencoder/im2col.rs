@@ -283,6 +283,26 @@ pub(crate) fn by_dtype(
     }
 }
 
+/// [`by_dtype`] for a kernel of one operand, written once: `$x` is bound to the operand's
+/// values (`&[f32]` or `&[f64]`) and `$kernel` gives the values out.
+macro_rules! float_kernel {
+    ($op:expr, $s:expr, $l:expr, |$x:ident| $kernel:expr) => {
+        $crate::autoencoder::im2col::by_dtype(
+            $op,
+            $s,
+            || {
+                let $x = $crate::autoencoder::im2col::contiguous::<f32>($op, $s, $l)?;
+                Ok(candle_core::CpuStorage::F32($kernel))
+            },
+            || {
+                let $x = $crate::autoencoder::im2col::contiguous::<f64>($op, $s, $l)?;
+                Ok(candle_core::CpuStorage::F64($kernel))
+            },
+        )
+    };
+}
+pub(crate) use float_kernel;
+
 pub(crate) fn dims4(op: &str, l: &Layout, name: &str) -> Result<(usize, usize, usize, usize)> {
     match l.dims() {
         &[a, b, c, d] => Ok((a, b, c, d)),
@@ -344,12 +364,7 @@ impl CustomOp1 for TurnedKernel {
             }
             out
         }
-        let out = by_dtype(
-            OP,
-            s,
-            || Ok(CpuStorage::F32(run(contiguous(OP, s, l)?, a, b))),
-            || Ok(CpuStorage::F64(run(contiguous(OP, s, l)?, a, b))),
-        )?;
+        let out = float_kernel!(OP, s, l, |w| run(w, a, b))?;
         Ok((out, Shape::from((b, a, 3, 3))))
     }
 
@@ -476,7 +491,7 @@ impl CustomOp2 for ReluGradient {
             l2: &Layout,
         ) -> Result<Vec<T>> {
             let (y, dy) = (contiguous::<T>(OP, s1, l1)?, contiguous::<T>(OP, s2, l2)?);
-            let t = threads::elementwise(y.len(), 1);
+            let t = threads::elementwise(y.len(), y.len());
             Ok(threads::build(y.len(), 1, t, |first, part| {
                 let (y, dy) = (&y[first..][..part.len()], &dy[first..][..part.len()]);
                 for ((o, &y), &g) in part.iter_mut().zip(y).zip(dy) {

@@ -5,9 +5,9 @@
 //! output upsampled, compared with the input, the mask averaged, multiplied, upsampled
 //! again): about 5 % of a 64² training step, with the other core idle.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp3, DType, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 
-use crate::autoencoder::im2col::{by_dtype, contiguous, dims4};
+use crate::autoencoder::im2col::{by_dtype, contiguous, dims4, float_kernel, supported};
 use crate::autoencoder::threads;
 use crate::matmul::Float;
 
@@ -28,7 +28,7 @@ fn pool<T: Float>(x: &[T], planes: usize, h: usize, w: usize) -> Vec<T> {
     if plane == 0 {
         return Vec::new();
     }
-    let t = threads::elementwise(planes * h * w, plane);
+    let t = threads::elementwise(planes * h * w, planes);
     threads::build(planes, plane, t, |first, out| {
         for (p, dst) in out.chunks_exact_mut(plane).enumerate() {
             let src = &x[(first + p) * h * w..][..h * w];
@@ -61,7 +61,7 @@ fn pool_gradient<T: Float>(x: &[T], dy: &[T], planes: usize, h: usize, w: usize)
     if plane == 0 {
         return Vec::new();
     }
-    let t = threads::elementwise(planes * plane, plane);
+    let t = threads::elementwise(planes * plane, planes);
     threads::build(planes, plane, t, |first, out| {
         for (p, dst) in out.chunks_exact_mut(plane).enumerate() {
             let src = &x[(first + p) * plane..][..plane];
@@ -86,12 +86,7 @@ impl CustomOp1 for MaxPool2x2 {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = dims4(OP, l, "the image")?;
-        let out = by_dtype(
-            OP,
-            s,
-            || Ok(CpuStorage::F32(pool(contiguous(OP, s, l)?, n * c, h, w))),
-            || Ok(CpuStorage::F64(pool(contiguous(OP, s, l)?, n * c, h, w))),
-        )?;
+        let out = float_kernel!(OP, s, l, |x| pool(x, n * c, h, w))?;
         Ok((out, Shape::from((n, c, h / 2, w / 2))))
     }
 
@@ -148,7 +143,7 @@ impl CustomOp3 for MaxPool2x2Gradient {
 /// two max reductions elsewhere (not candle's `max_pool2d`, whose backward divides each
 /// gradient by four where the maximum is unique).
 pub(crate) fn max_pool_2x2(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
+    if supported(x) {
         return x.contiguous()?.apply_op1(MaxPool2x2);
     }
     let (n, c, h, w) = x.dims4()?;
@@ -164,7 +159,7 @@ pub(crate) fn max_pool_2x2(x: &Tensor) -> Result<Tensor> {
 mod tests {
     use super::*;
     use crate::autoencoder::im2col::tests::{max_abs_diff, tensor};
-    use candle_core::{Device, Var};
+    use candle_core::{DType, Device, Var};
 
     fn diff(a: &Tensor, b: &Tensor) -> f64 {
         let f64 = |t: &Tensor| t.to_dtype(DType::F64).unwrap();

@@ -129,11 +129,11 @@ pub(crate) fn build<T: Copy + Default + Send>(
     )
 }
 
-/// Threads for an elementwise pass over `len` values in units of `per_unit`: all cores
-/// for a large pass, one for a small one.
-pub(crate) fn elementwise(len: usize, per_unit: usize) -> usize {
+/// Threads for an elementwise pass over `len` values in `units` independent parts: all
+/// cores for a large pass, one for a small one.
+pub(crate) fn elementwise(len: usize, units: usize) -> usize {
     if len >= PAR_ELEMENTS {
-        threads(len / per_unit.max(1))
+        threads(units)
     } else {
         1
     }

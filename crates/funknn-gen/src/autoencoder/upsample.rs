@@ -6,9 +6,9 @@
 //! as much as the decoder's forward pass. Here both directions are one pass over the
 //! pixels, and each is the other's backward, so the pair stays differentiable to any order.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
-use crate::autoencoder::im2col::{by_dtype, contiguous, dims4};
+use crate::autoencoder::im2col::{dims4, float_kernel, supported};
 use crate::autoencoder::threads;
 use crate::matmul::Float;
 
@@ -24,7 +24,7 @@ fn upsample<T: Float>(x: &[T], planes: usize, h: usize, w: usize) -> Vec<T> {
     if plane == 0 {
         return Vec::new();
     }
-    let t = threads::elementwise(planes * plane, plane);
+    let t = threads::elementwise(planes * plane, planes);
     threads::build(planes, plane, t, |first, out| {
         for (src, dst) in x[first * h * w..]
             .chunks_exact(h * w)
@@ -47,7 +47,7 @@ fn block_sum<T: Float>(y: &[T], planes: usize, h: usize, w: usize) -> Vec<T> {
     if plane == 0 {
         return Vec::new();
     }
-    let t = threads::elementwise(4 * planes * plane, plane);
+    let t = threads::elementwise(4 * planes * plane, planes);
     threads::build(planes, plane, t, |first, out| {
         for (src, dst) in y[4 * first * plane..]
             .chunks_exact(4 * plane)
@@ -71,26 +71,7 @@ impl CustomOp1 for Upsample2x {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         const OP: &str = "upsample";
         let (n, c, h, w) = dims4(OP, l, "the image")?;
-        let out = by_dtype(
-            OP,
-            s,
-            || {
-                Ok(CpuStorage::F32(upsample(
-                    contiguous(OP, s, l)?,
-                    n * c,
-                    h,
-                    w,
-                )))
-            },
-            || {
-                Ok(CpuStorage::F64(upsample(
-                    contiguous(OP, s, l)?,
-                    n * c,
-                    h,
-                    w,
-                )))
-            },
-        )?;
+        let out = float_kernel!(OP, s, l, |x| upsample(x, n * c, h, w))?;
         Ok((out, Shape::from((n, c, 2 * h, 2 * w))))
     }
 
@@ -111,26 +92,7 @@ impl CustomOp1 for BlockSum2x {
             candle_core::bail!("{OP}: even sizes, got {h2}×{w2}");
         }
         let (h, w) = (h2 / 2, w2 / 2);
-        let out = by_dtype(
-            OP,
-            s,
-            || {
-                Ok(CpuStorage::F32(block_sum(
-                    contiguous(OP, s, l)?,
-                    n * c,
-                    h,
-                    w,
-                )))
-            },
-            || {
-                Ok(CpuStorage::F64(block_sum(
-                    contiguous(OP, s, l)?,
-                    n * c,
-                    h,
-                    w,
-                )))
-            },
-        )?;
+        let out = float_kernel!(OP, s, l, |x| block_sum(x, n * c, h, w))?;
         Ok((out, Shape::from((n, c, h, w))))
     }
 
@@ -145,7 +107,7 @@ impl CustomOp1 for BlockSum2x {
 /// to it).
 pub(crate) fn upsample_nearest_2x(x: &Tensor) -> Result<Tensor> {
     let (n, c, h, w) = x.dims4()?;
-    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
+    if supported(x) {
         x.contiguous()?.apply_op1(Upsample2x)
     } else {
         x.reshape((n, c, h, 1, w, 1))?
@@ -158,7 +120,7 @@ pub(crate) fn upsample_nearest_2x(x: &Tensor) -> Result<Tensor> {
 mod tests {
     use super::*;
     use crate::autoencoder::im2col::tests::{max_abs_diff, tensor};
-    use candle_core::{Device, Var};
+    use candle_core::{DType, Device, Var};
 
     /// Values and gradients equal candle's upsampling, and the second derivative (the
     /// backward of the backward) is the upsampling again.

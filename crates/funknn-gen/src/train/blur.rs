@@ -7,9 +7,9 @@
 //! = exp(−x²/2)·exp(−y²/2)`, normalised either way), so five taps along each axis give the
 //! same values up to rounding.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
-use crate::autoencoder::im2col::{by_dtype, contiguous, dims4};
+use crate::autoencoder::im2col::{dims4, float_kernel, supported};
 use crate::autoencoder::threads;
 use crate::matmul::Float;
 
@@ -65,7 +65,7 @@ fn blur_down_kernel<T: Float>(x: &[T], planes: usize, h: usize, w: usize) -> Vec
         return Vec::new();
     }
     let g = taps().map(T::from_f64);
-    let t = threads::elementwise(planes * h * w, plane);
+    let t = threads::elementwise(planes * h * w, planes);
     threads::build(planes, plane, t, |first, out| {
         // Rows first, at the kept columns only.
         let mut rows = vec![T::zero(); h * ow];
@@ -88,7 +88,7 @@ fn blur_down_transpose_kernel<T: Float>(y: &[T], planes: usize, h: usize, w: usi
         return Vec::new();
     }
     let g = taps().map(T::from_f64);
-    let t = threads::elementwise(planes * plane, plane);
+    let t = threads::elementwise(planes * plane, planes);
     threads::build(planes, plane, t, |first, out| {
         let mut up = vec![T::zero(); h * w];
         let mut rows = vec![T::zero(); h * w];
@@ -117,26 +117,7 @@ impl CustomOp1 for BlurDown {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (n, c, h, w) = dims4(OP, l, "the image")?;
-        let out = by_dtype(
-            OP,
-            s,
-            || {
-                Ok(CpuStorage::F32(blur_down_kernel(
-                    contiguous(OP, s, l)?,
-                    n * c,
-                    h,
-                    w,
-                )))
-            },
-            || {
-                Ok(CpuStorage::F64(blur_down_kernel(
-                    contiguous(OP, s, l)?,
-                    n * c,
-                    h,
-                    w,
-                )))
-            },
-        )?;
+        let out = float_kernel!(OP, s, l, |x| blur_down_kernel(x, n * c, h, w))?;
         Ok((out, Shape::from((n, c, h.div_ceil(2), w.div_ceil(2)))))
     }
 
@@ -159,26 +140,7 @@ impl CustomOp1 for BlurDownTranspose {
         if (oh, ow) != (h.div_ceil(2), w.div_ceil(2)) {
             candle_core::bail!("{OP}: a {oh}×{ow} gradient for a {h}×{w} image");
         }
-        let out = by_dtype(
-            OP,
-            s,
-            || {
-                Ok(CpuStorage::F32(blur_down_transpose_kernel(
-                    contiguous(OP, s, l)?,
-                    n * c,
-                    h,
-                    w,
-                )))
-            },
-            || {
-                Ok(CpuStorage::F64(blur_down_transpose_kernel(
-                    contiguous(OP, s, l)?,
-                    n * c,
-                    h,
-                    w,
-                )))
-            },
-        )?;
+        let out = float_kernel!(OP, s, l, |x| blur_down_transpose_kernel(x, n * c, h, w))?;
         Ok((out, Shape::from((n, c, h, w))))
     }
 
@@ -191,7 +153,7 @@ impl CustomOp1 for BlurDownTranspose {
 /// sampled at the even pixels: this kernel on f32 and f64 CPU tensors, candle's depthwise
 /// `conv2d` elsewhere.
 pub(crate) fn blur_down(x: &Tensor) -> Result<Tensor> {
-    if x.device().is_cpu() && matches!(x.dtype(), DType::F32 | DType::F64) {
+    if supported(x) {
         x.contiguous()?.apply_op1(BlurDown)
     } else {
         blur_down_by_convolution(x)
@@ -226,43 +188,27 @@ fn blur_down_by_convolution(x: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{Device, Var};
-
-    fn pattern(shape: &[usize], seed: f64) -> Tensor {
-        let n: usize = shape.iter().product();
-        let v: Vec<f64> = (0..n).map(|i| (0.37 * i as f64 + seed).sin()).collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-    }
+    use crate::autoencoder::im2col::tests::{max_abs_diff as max_diff, tensor};
+    use candle_core::Var;
 
     /// The separable pass equals candle's 5×5 depthwise convolution, sampled, for even and
     /// odd sides; its backward is its transpose (⟨Bx, y⟩ = ⟨x, Bᵀy⟩) and candle's gradient.
     #[test]
     fn matches_the_convolution_and_its_transpose() {
         for shape in [[2, 1, 8, 8], [1, 3, 7, 5], [3, 2, 64, 64], [1, 1, 1, 3]] {
-            let x = Var::from_tensor(&pattern(&shape, 0.3)).unwrap();
+            let x = Var::from_tensor(&tensor(&shape, 1)).unwrap();
             let ours = blur_down(x.as_tensor()).unwrap();
-            let cpu_only = blur_down_by_convolution(x.as_tensor()).unwrap();
-            assert_eq!(ours.dims(), cpu_only.dims());
-            assert!(max_diff(&ours, &cpu_only) < 1e-14, "{shape:?}");
-            let probe = pattern(ours.dims(), 1.1);
+            let by_convolution = blur_down_by_convolution(x.as_tensor()).unwrap();
+            assert_eq!(ours.dims(), by_convolution.dims());
+            assert!(max_diff(&ours, &by_convolution) < 1e-14, "{shape:?}");
+            let probe = tensor(ours.dims(), 2);
             let g1 = (&ours * &probe)
                 .unwrap()
                 .sum_all()
                 .unwrap()
                 .backward()
                 .unwrap();
-            let g2 = (&cpu_only * &probe)
+            let g2 = (&by_convolution * &probe)
                 .unwrap()
                 .sum_all()
                 .unwrap()
