@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use common::synthetic_images;
 use funknn_core::picture::resize_bilinear_aa;
 use funknn_core::train::{BatchSpec, Degradation, ImageFolder, TrainMode};
-use funknn_core::train::{TrainConfig, Trainer};
+use funknn_core::train::{ScaleConsistency, TrainConfig, Trainer};
 use funknn_core::Rng;
 
 fn folder(name: &str) -> PathBuf {
@@ -63,6 +63,79 @@ fn resumed_run_matches_an_unbroken_one() {
         .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
         .count();
     assert_eq!(leftovers, 0, "temporary checkpoint folders left behind");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With the scale-consistency term, a resumed run also matches, its residuals included,
+/// and bad settings of the term are refused.
+#[test]
+fn consistency_runs_resume_exactly() {
+    let dir = folder("consistency");
+    synthetic_images(&dir, 3);
+    let data = ImageFolder::open(&dir, 3, 32, 0).unwrap();
+    let config = TrainConfig {
+        consistency: ScaleConsistency {
+            weight: 1.0,
+            ..ScaleConsistency::default()
+        },
+        ..tiny_config()
+    };
+    let mut whole = Trainer::new(config.clone()).unwrap();
+    while !whole.done() {
+        whole.step(&data).unwrap();
+    }
+    let mut first = Trainer::new(config.clone()).unwrap();
+    for _ in 0..3 {
+        first.step(&data).unwrap();
+    }
+    let ckpt = dir.join("ckpt");
+    first.save_checkpoint(&ckpt).unwrap();
+    let mut resumed = Trainer::resume(&ckpt).unwrap();
+    while !resumed.done() {
+        resumed.step(&data).unwrap();
+    }
+    assert_eq!(whole.consistency_losses().len(), 8);
+    assert!(whole
+        .consistency_losses()
+        .iter()
+        .all(|v| v.is_finite() && *v > 0.0));
+    assert_eq!(whole.losses(), resumed.losses(), "the resumed run diverged");
+    assert_eq!(whole.consistency_losses(), resumed.consistency_losses());
+    // The term changes the run: the same seed without it takes other steps.
+    let mut plain = Trainer::new(tiny_config()).unwrap();
+    while !plain.done() {
+        plain.step(&data).unwrap();
+    }
+    assert_ne!(plain.losses(), whole.losses());
+    for bad in [
+        ScaleConsistency {
+            weight: f64::NAN,
+            ..ScaleConsistency::default()
+        },
+        ScaleConsistency {
+            weight: 1.0,
+            factor: 1,
+            ..ScaleConsistency::default()
+        },
+        ScaleConsistency {
+            weight: 1.0,
+            window: 33,
+            ..ScaleConsistency::default()
+        },
+        ScaleConsistency {
+            weight: 1.0,
+            images: 0,
+            ..ScaleConsistency::default()
+        },
+    ] {
+        let err = Trainer::new(TrainConfig {
+            consistency: bad.clone(),
+            ..tiny_config()
+        })
+        .err()
+        .unwrap_or_else(|| panic!("{bad:?} was accepted"));
+        assert!(err.to_string().contains("scale consistency"), "{err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use candle_core::DType;
 use funknn_core::network::InitScheme;
 use funknn_core::train::{
-    checkpoint_dir, Degradation, ImageFolder, TrainConfig, TrainMode, Trainer,
+    checkpoint_dir, Degradation, ImageFolder, ScaleConsistency, TrainConfig, TrainMode, Trainer,
 };
 use funknn_core::write_atomic;
 use funknn_gen::train::{ImageSet, Split, FASHION_MNIST_DIR};
@@ -98,6 +98,20 @@ pub struct TrainArgs {
     /// initialisation; its activation and kernel may differ from the run's.
     #[arg(long, conflicts_with = "resume")]
     pub init_from: Option<String>,
+    /// Weight of the scale-consistency term: FunkNN renders a window of a full-resolution
+    /// crop at --consistency-factor times its resolution, antialiased back down it is
+    /// compared (L1) with the crop's pixels (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub consistency_weight: f64,
+    /// Scale of the scale-consistency term's rendering.
+    #[arg(long, default_value_t = 4)]
+    pub consistency_factor: usize,
+    /// Side, in pixels, of the window each crop of the scale-consistency term compares.
+    #[arg(long, default_value_t = 8)]
+    pub consistency_window: usize,
+    /// Full-resolution crops per step for the scale-consistency term.
+    #[arg(long, default_value_t = 2)]
+    pub consistency_images: usize,
     /// Store the final weights as f16.
     #[arg(long)]
     pub f16: bool,
@@ -146,6 +160,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             gradient_weight: args.gradient_weight,
             laplacian_weight: args.laplacian_weight,
             init_from: None,
+            consistency: ScaleConsistency {
+                weight: args.consistency_weight,
+                factor: args.consistency_factor,
+                window: args.consistency_window,
+                images: args.consistency_images,
+            },
         };
         let mut trainer = Trainer::new(config)?;
         if let Some(spec) = &args.init_from {
@@ -206,6 +226,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 sum(0) / sum(1).max(1e-30),
                 sum(2) / sum(3).max(1e-30)
             );
+        }
+        let s = t.consistency_losses();
+        if !s.is_empty() {
+            let from = s.len().saturating_sub(window.max(1));
+            let mean = s[from..].iter().sum::<f32>() / (s.len() - from).max(1) as f32;
+            line += &format!(", consistency {mean:.4}");
         }
         line
     };

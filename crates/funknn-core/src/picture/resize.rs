@@ -8,7 +8,7 @@ type AxisTaps = Vec<Vec<(usize, f32)>>;
 
 /// One axis of an antialiased resize: the triangle filter widened by the shrink factor,
 /// restricted to the image and renormalised.
-fn antialiased_axis(n_in: usize, n_out: usize) -> AxisTaps {
+pub(crate) fn antialiased_axis(n_in: usize, n_out: usize) -> AxisTaps {
     let scale = n_in as f64 / n_out as f64;
     let support = scale.max(1.0);
     (0..n_out)

@@ -358,6 +358,34 @@ impl ImageFolder {
     }
 }
 
+impl ImageFolder {
+    /// `count` random `crop × crop` windows at full resolution `(count, C, crop, crop)`,
+    /// flipped and transposed at random with `augment`: the inputs of the scale-consistency
+    /// term ([`crate::train::ScaleConsistency`]).
+    pub fn sample_crops(
+        &self,
+        count: usize,
+        crop: usize,
+        augment: bool,
+        rng: &mut Rng,
+    ) -> Result<Tensor> {
+        let c = self.channels;
+        let mut out = Vec::with_capacity(count * c * crop * crop);
+        for _ in 0..count {
+            let index = rng.below(self.images.len());
+            let (h, w, _) = &self.images[index];
+            let (top, left) = (rng.below(h - crop + 1), rng.below(w - crop + 1));
+            let symmetry = if augment { rng.below(8) } else { 0 };
+            let mut window = self.window(index, top, left, crop);
+            if symmetry != 0 {
+                window = dihedral(&window, c, crop, symmetry);
+            }
+            out.extend(window);
+        }
+        Ok(Tensor::from_vec(out, (count, c, crop, crop), &Device::Cpu)?)
+    }
+}
+
 /// One training batch.
 #[derive(Debug, Clone)]
 pub struct Batch {

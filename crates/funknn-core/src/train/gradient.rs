@@ -488,6 +488,9 @@ struct Step<'a> {
     /// Whether the first layer sees the patch with its centre subtracted (see
     /// [`export_centred`]).
     centred: bool,
+    /// Whether `targets` holds dL/du itself (a loss that is linear in `u` at these points,
+    /// such as a linearised one) instead of values to fit by L1.
+    upstream: bool,
     /// The derivative terms, if the loss has them (MLP only).
     sobolev: Option<HostSobolev>,
 }
@@ -551,6 +554,10 @@ impl Step<'_> {
             .zip(grad.chunks_exact_mut(c))
             .enumerate()
         {
+            if self.upstream {
+                gr.copy_from_slice(&self.targets[(start + row) * c..][..c]);
+                continue;
+            }
             for ch in 0..c {
                 let target = self.targets[(start + row) * c + ch];
                 let centre = skip[row * c + ch];
@@ -907,6 +914,50 @@ pub(crate) fn host_l1_gradients(
     sobolev_loss: Option<&SobolevLoss>,
     workspace: &HostWorkspace,
 ) -> Result<L1Gradients> {
+    host_gradients(
+        model,
+        images,
+        points,
+        targets,
+        false,
+        threads,
+        centred,
+        sobolev_loss,
+        workspace,
+    )
+}
+
+/// The gradient of `Σ upstream · u` over `points` `(N, P, 2)` of `images`, `upstream`
+/// `(N, P, C)` being dL/du of any loss at those points: the graph-free backward pass of
+/// [`host_l1_gradients`] with the loss's derivative given. Its `loss` fields are 0.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn host_upstream_gradients(
+    model: &FunkNN,
+    images: &Tensor,
+    points: &Tensor,
+    upstream: &Tensor,
+    threads: usize,
+    centred: bool,
+    workspace: &HostWorkspace,
+) -> Result<HashMap<String, Tensor>> {
+    let g = host_gradients(
+        model, images, points, upstream, true, threads, centred, None, workspace,
+    )?;
+    Ok(g.grads)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn host_gradients(
+    model: &FunkNN,
+    images: &Tensor,
+    points: &Tensor,
+    targets: &Tensor,
+    upstream: bool,
+    threads: usize,
+    centred: bool,
+    sobolev_loss: Option<&SobolevLoss>,
+    workspace: &HostWorkspace,
+) -> Result<L1Gradients> {
     model.check_images(images)?;
     let (n, p, _) = points.dims3()?;
     model.check_points(n, points)?;
@@ -964,6 +1015,7 @@ pub(crate) fn host_l1_gradients(
             .collect(),
         scale: 1.0 / (n * p * c) as f32,
         centred,
+        upstream,
         sobolev,
     };
     let total = n * p;

@@ -3,11 +3,13 @@
 //! the CPU), Adam, and checkpoints that resume exactly.
 
 pub(crate) mod adam;
+pub(crate) mod consistency;
 pub(crate) mod dataset;
 pub(crate) mod gradient;
 pub(crate) mod trainer;
 
 pub use adam::Adam;
+pub use consistency::ScaleConsistency;
 pub use dataset::{Batch, BatchSpec, Degradation, ImageFolder, TargetDerivatives, TrainMode};
 pub use gradient::{export_centred, L1Gradients, SobolevLoss};
 pub use trainer::{

@@ -15,9 +15,12 @@ use crate::network::init::InitScheme;
 use crate::rng::Rng;
 use crate::sampler::host::HostImages;
 use crate::train::adam::Adam;
+use crate::train::consistency::{self, ScaleConsistency};
 use crate::train::dataset::{BatchSpec, Degradation, ImageFolder, TrainMode};
 pub use crate::train::gradient::{export_centred, L1Gradients, SobolevLoss};
-use crate::train::gradient::{host_l1_gradients, import_centred, HostWorkspace};
+use crate::train::gradient::{
+    host_l1_gradients, host_upstream_gradients, import_centred, HostWorkspace,
+};
 use crate::{Error, Result};
 
 /// Every knob of a training run; saved with each checkpoint and next to the trained model.
@@ -80,6 +83,10 @@ pub struct TrainConfig {
     /// initialisation: a record, not read again on resume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_from: Option<String>,
+    /// The scale-consistency term (off by default; a run saved before it existed had it
+    /// off).
+    #[serde(default)]
+    pub consistency: ScaleConsistency,
 }
 
 impl Default for TrainConfig {
@@ -106,6 +113,7 @@ impl Default for TrainConfig {
             gradient_weight: 0.0,
             laplacian_weight: 0.0,
             init_from: None,
+            consistency: ScaleConsistency::default(),
         }
     }
 }
@@ -140,7 +148,7 @@ impl TrainConfig {
                 ));
             }
         }
-        Ok(())
+        self.consistency.validate(self.crop)
     }
 
     /// The shape of each step's batch and how its pairs are made.
@@ -420,6 +428,8 @@ struct TrainState {
     /// Seconds spent in steps so far, across resumes.
     #[serde(default)]
     seconds: f64,
+    #[serde(default)]
+    consistency_losses: Vec<f32>,
 }
 
 const STATE_FILE: &str = "state.json";
@@ -436,6 +446,7 @@ pub struct Trainer {
     losses: Vec<f32>,
     baselines: Vec<f32>,
     derivative_losses: Vec<[f32; 4]>,
+    consistency_losses: Vec<f32>,
     seconds: f64,
     /// The gradient's buffers, reused from step to step.
     workspace: HostWorkspace,
@@ -476,6 +487,7 @@ impl Trainer {
             losses: Vec::new(),
             baselines: Vec::new(),
             derivative_losses: Vec::new(),
+            consistency_losses: Vec::new(),
             seconds: 0.0,
             workspace: HostWorkspace::default(),
         })
@@ -589,6 +601,12 @@ impl Trainer {
         &self.derivative_losses
     }
 
+    /// With the scale-consistency term, its mean absolute residual at every step taken
+    /// (the loss adds it times its weight).
+    pub fn consistency_losses(&self) -> &[f32] {
+        &self.consistency_losses
+    }
+
     /// Changes the run's length: more steps to extend it, or the steps already taken to end
     /// it now. Fewer steps than already taken is an error.
     pub fn set_total_steps(&mut self, steps: usize) -> Result<()> {
@@ -625,7 +643,7 @@ impl Trainer {
             interpolation_loss: baseline,
             gradient_loss,
             laplacian_loss,
-            grads,
+            mut grads,
         } = l1_gradients_reusing(
             &self.model,
             &batch.images,
@@ -644,6 +662,11 @@ impl Trainer {
                 ),
             ));
         }
+        let consistency = match c.consistency.is_active() {
+            true => Some(self.consistency_step(data, &mut grads)?),
+            false => None,
+        };
+        let c = &self.config;
         self.adam.lr = c.lr_at(self.step);
         self.adam.step_named(&grads)?;
         self.step += 1;
@@ -657,8 +680,72 @@ impl Trainer {
                 laplacian_loss[1],
             ]);
         }
+        if let Some(v) = consistency {
+            self.consistency_losses.push(v);
+        }
         self.seconds += started.elapsed().as_secs_f64();
         Ok(loss_value)
+    }
+
+    /// Adds the scale-consistency term's gradient to `grads` (weighted) for fresh crops of
+    /// `data`; returns its mean absolute residual.
+    fn consistency_step(
+        &mut self,
+        data: &ImageFolder,
+        grads: &mut HashMap<String, Tensor>,
+    ) -> Result<f32> {
+        let s = self.config.consistency.clone();
+        let crops = data.sample_crops(
+            s.images,
+            self.config.crop,
+            self.config.augment,
+            &mut self.rng,
+        )?;
+        let (_, c, h, w) = crops.dims4()?;
+        // The rendering runs the exported (ordinary) model; the backward pass the trained
+        // form, as the L1 term's.
+        let exported = self.model()?;
+        let count = s.images * c * s.window * s.window;
+        let scale = (s.weight / count as f64) as f32;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mut abs = 0f64;
+        for i in 0..s.images {
+            let crop = crops.narrow(0, i, 1)?;
+            let at = (
+                self.rng.below(h - s.window + 1),
+                self.rng.below(w - s.window + 1),
+            );
+            let (a, points, upstream) =
+                consistency::linearised(&exported, &crop, at, s.factor, s.window, scale)?;
+            abs += a;
+            let g = host_upstream_gradients(
+                &self.model,
+                &crop,
+                &points,
+                &upstream,
+                threads,
+                self.centred(),
+                &self.workspace,
+            )?;
+            for (name, t) in g {
+                let sum = match grads.remove(&name) {
+                    Some(acc) => (acc + t)?,
+                    None => t,
+                };
+                grads.insert(name, sum);
+            }
+        }
+        let mean = (abs / count as f64) as f32;
+        if !mean.is_finite() {
+            return Err(Error::invalid(
+                "training",
+                format!(
+                    "the scale-consistency residual is {mean} at step {}",
+                    self.step
+                ),
+            ));
+        }
+        Ok(mean)
     }
 
     /// Writes a checkpoint folder atomically: weights, optimiser moments, step, RNG state and
@@ -682,6 +769,7 @@ impl Trainer {
                 baselines: self.baselines.clone(),
                 derivative_losses: self.derivative_losses.clone(),
                 seconds: self.seconds,
+                consistency_losses: self.consistency_losses.clone(),
             };
             let json = serde_json::to_string_pretty(&state).map_err(|error| Error::Config {
                 path: tmp.join(STATE_FILE),
@@ -726,6 +814,7 @@ impl Trainer {
         trainer.losses = state.losses;
         trainer.baselines = state.baselines;
         trainer.derivative_losses = state.derivative_losses;
+        trainer.consistency_losses = state.consistency_losses;
         trainer.seconds = state.seconds;
         Ok(trainer)
     }
@@ -769,6 +858,81 @@ mod tests {
         let old: TrainConfig = serde_json::from_value(saved).unwrap();
         assert_eq!(old.degradation, Degradation::Crop);
         assert!(!old.augment);
+    }
+
+    /// The scale-consistency term's gradient, through the centred training form of the MLP,
+    /// agrees with central differences of its loss on the same crops and windows.
+    #[test]
+    fn the_consistency_gradient_matches_finite_differences() {
+        let dev = Device::Cpu;
+        let mut rng = Rng::new(9);
+        let pixels: Vec<f32> = (0..3 * 16 * 16).map(|_| rng.uniform() as f32).collect();
+        let images = Tensor::from_vec(pixels, (3, 1, 16, 16), &dev).unwrap();
+        let data = ImageFolder::from_images(&images, "noise").unwrap();
+        let config = TrainConfig {
+            model: Config {
+                channels: 1,
+                ..Config::default()
+            },
+            crop: 16,
+            consistency: ScaleConsistency {
+                weight: 2.0,
+                factor: 3,
+                window: 5,
+                images: 2,
+            },
+            ..TrainConfig::default()
+        };
+        assert!(config.centre_patches);
+        let mut trainer = Trainer::new(config).unwrap();
+        let vars: HashMap<String, Var> =
+            sorted_vars(&trainer.varmap).unwrap().into_iter().collect();
+        let layers = vars.keys().filter(|k| k.ends_with(".bias")).count();
+        let (last_weight, last) = (
+            format!("MLP.{}.weight", layers - 1),
+            format!("MLP.{}.bias", layers - 1),
+        );
+        // The output layer may start at zero, where every earlier gradient vanishes.
+        let w = vars[&last_weight].as_tensor();
+        let random = Tensor::rand(-0.1f32, 0.1, w.shape(), &dev).unwrap();
+        vars[&last_weight].set(&random).unwrap();
+        let draws = trainer.rng.state();
+        // The loss on the same draws, and the gradient.
+        let loss = |t: &mut Trainer| -> f64 {
+            t.rng = Rng::from_state(draws);
+            let mean = t.consistency_step(&data, &mut HashMap::new()).unwrap() as f64;
+            2.0 * mean
+        };
+        trainer.rng = Rng::from_state(draws);
+        let mut grads = HashMap::new();
+        trainer.consistency_step(&data, &mut grads).unwrap();
+        // (parameter, flat index, step): the patch centre's weight and another one of the
+        // first layer (the centred form), the output bias, the receptive field.
+        for (name, index, eps) in [
+            ("MLP.0.weight", 40, 1e-2),
+            ("MLP.0.weight", 3, 2e-3),
+            (last.as_str(), 0, 1e-3),
+            ("ws1", 0, 1e-3),
+        ] {
+            let var = &vars[name];
+            let orig: Vec<f32> = var.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            let shape = var.as_tensor().shape().clone();
+            let at = |delta: f32, t: &mut Trainer| {
+                let mut v = orig.clone();
+                v[index] += delta;
+                var.set(&Tensor::from_vec(v, shape.clone(), &dev).unwrap())
+                    .unwrap();
+                loss(t)
+            };
+            let fd = (at(eps, &mut trainer) - at(-eps, &mut trainer)) / (2.0 * eps as f64);
+            at(0.0, &mut trainer);
+            let g: Vec<f32> = grads[name].flatten_all().unwrap().to_vec1().unwrap();
+            let g = g[index] as f64;
+            assert!(
+                (g - fd).abs() <= 2e-2 * fd.abs().max(g.abs()) + 1e-5,
+                "{name}[{index}]: gradient {g}, finite differences {fd}"
+            );
+        }
     }
 
     /// Importing into centred coordinates and exporting back gives the weight again.
