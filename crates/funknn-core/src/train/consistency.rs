@@ -196,6 +196,79 @@ mod tests {
     use super::*;
     use crate::picture::resize_bilinear_aa;
 
+    /// The residual is that of the whole image rendered at `factor ×` and resized by
+    /// `resize_bilinear_aa`, on the window; dL/du is its transpose (a dot-product test).
+    #[test]
+    fn the_linearised_term_is_the_resize_and_its_transpose() {
+        use crate::config::KernelKind;
+        use crate::Rng;
+        use candle_core::DType;
+        let dev = Device::Cpu;
+        let mut rng = Rng::new(3);
+        let (c, h, w, f) = (2, 9, 11, 3);
+        let pixels: Vec<f32> = (0..c * h * w).map(|_| rng.uniform() as f32).collect();
+        let crop = Tensor::from_vec(pixels.clone(), (1, c, h, w), &dev).unwrap();
+        let model = FunkNN::interpolant(KernelKind::CubicConv, c, DType::F32, &dev).unwrap();
+        let ((top, left), window, scale) = ((0, 4), 5, 0.3f32);
+        let (abs, points, up) = linearised(&model, &crop, (top, left), f, window, scale).unwrap();
+        // The whole rendering, channel-major, and its downsample.
+        let (fh, fw) = (f * h, f * w);
+        let all: Vec<f32> = (0..fh * fw)
+            .flat_map(|p| {
+                let (y, x) = (p / fw, p % fw);
+                [(x as f32 + 0.5) / fw as f32, (y as f32 + 0.5) / fh as f32]
+            })
+            .collect();
+        let all = Tensor::from_vec(all, (1, fh * fw, 2), &dev).unwrap();
+        let ev = Evaluator::new(&model, &crop, JetOrder::Value, EvalOptions::default()).unwrap();
+        let big = ev.evaluate(&all).unwrap().value().unwrap();
+        let big: Vec<f32> = big
+            .squeeze(0)
+            .unwrap()
+            .t()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let down = resize_bilinear_aa(&big, c, fh, fw, h, w);
+        let mut want = 0f64;
+        let mut sign = vec![0f32; c * h * w];
+        for ch in 0..c {
+            for i in top..top + window {
+                for k in left..left + window {
+                    let e = down[(ch * h + i) * w + k] - pixels[(ch * h + i) * w + k];
+                    want += e.abs() as f64;
+                    sign[(ch * h + i) * w + k] = e.signum();
+                }
+            }
+        }
+        assert!((abs - want).abs() <= 1e-5 * want, "{abs} vs {want}");
+        // ⟨dL/du, δ⟩ = scale · Σ sign · D δ for a random δ at the rendered points.
+        let pts: Vec<f32> = points.flatten_all().unwrap().to_vec1().unwrap();
+        let up: Vec<f32> = up.flatten_all().unwrap().to_vec1().unwrap();
+        let mut delta_big = vec![0f32; c * fh * fw];
+        let mut lhs = 0f64;
+        for (p, xy) in pts.chunks_exact(2).enumerate() {
+            let (x, y) = ((xy[0] * fw as f32) as usize, (xy[1] * fh as f32) as usize);
+            for ch in 0..c {
+                let d = rng.uniform() as f32 - 0.5;
+                delta_big[(ch * fh + y) * fw + x] = d;
+                lhs += (up[p * c + ch] * d) as f64;
+            }
+        }
+        let d_down = resize_bilinear_aa(&delta_big, c, fh, fw, h, w);
+        let rhs: f64 = d_down
+            .iter()
+            .zip(&sign)
+            .map(|(d, s)| (scale * s * d) as f64)
+            .sum();
+        assert!(
+            (lhs - rhs).abs() <= 1e-5 * rhs.abs().max(1e-3),
+            "{lhs} vs {rhs}"
+        );
+    }
+
     #[test]
     fn the_window_weights_are_rows_of_the_full_downsampling() {
         // Every window, at the border and inside, reproduces resize_bilinear_aa.
