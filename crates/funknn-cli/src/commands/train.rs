@@ -264,17 +264,25 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         .with_context(|| format!("writing the model to {}", args.output.display()))?;
     let baselines = trainer.baselines();
     let derivatives = trainer.derivative_losses();
-    let header = match derivatives.is_empty() {
-        true => "step,l1,interpolation_l1\n",
-        false => "step,l1,interpolation_l1,gradient_l1,interpolation_gradient_l1,laplacian_l1,interpolation_laplacian_l1\n",
+    let consistency = trainer.consistency_losses();
+    let mut header = match derivatives.is_empty() {
+        true => "step,l1,interpolation_l1".to_string(),
+        false => "step,l1,interpolation_l1,gradient_l1,interpolation_gradient_l1,laplacian_l1,interpolation_laplacian_l1".to_string(),
     };
-    let csv: String = std::iter::once(header.to_string())
+    if !consistency.is_empty() {
+        header += ",consistency_l1";
+    }
+    header += "\n";
+    let csv: String = std::iter::once(header)
         .chain(trainer.losses().iter().enumerate().map(|(i, l)| {
             let b = baselines.get(i).map_or(String::new(), |b| b.to_string());
             let d = derivatives.get(i).map_or(String::new(), |d| {
                 format!(",{},{},{},{}", d[0], d[1], d[2], d[3])
             });
-            format!("{},{l},{b}{d}\n", i + 1)
+            let s = consistency
+                .get(i)
+                .map_or(String::new(), |s| format!(",{s}"));
+            format!("{},{l},{b}{d}{s}\n", i + 1)
         }))
         .collect();
     write_atomic(&args.output.join("losses.csv"), |tmp| {
