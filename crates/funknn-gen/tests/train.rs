@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use candle_core::{DType, Device, Tensor};
 use funknn_gen::train::{
     read_idx, GeneratorTrainConfig, GeneratorTrainer, ImageSet, LaplacianPyramidLoss, Phase,
+    OFFICIAL_PYRAMID_WEIGHTS,
 };
 use funknn_gen::{AutoencoderConfig, FlowConfig, Generator};
 
@@ -307,4 +308,40 @@ fn noise_on_the_latents_changes_the_prior_fit() {
     bad.flow_noise = -1.0;
     let err = GeneratorTrainer::new(bad).err().unwrap().to_string();
     assert!(err.contains("flow noise"), "{err}");
+}
+
+/// The pyramid's level weights change the autoencoder's training, runs saved before the
+/// setting existed read back with the official weights, and bad weights are refused.
+#[test]
+fn pyramid_level_weights_are_a_setting() {
+    let data = tiny_data();
+    let run = |weights: Vec<f64>| {
+        let mut t = GeneratorTrainer::new(GeneratorTrainConfig {
+            pyramid_level_weights: weights,
+            ..tiny_config(3, 0)
+        })
+        .unwrap();
+        while !t.done() {
+            t.step(&data).unwrap();
+        }
+        t.losses().clone()
+    };
+    let official = run(OFFICIAL_PYRAMID_WEIGHTS.to_vec());
+    let finest = run(vec![1.0, 0.0, 0.0, 0.0]);
+    assert_eq!(official.autoencoder.len(), 3);
+    assert_ne!(official.autoencoder, finest.autoencoder);
+
+    let mut saved = serde_json::to_value(tiny_config(3, 0)).unwrap();
+    saved
+        .as_object_mut()
+        .unwrap()
+        .remove("pyramid_level_weights")
+        .unwrap();
+    let read: GeneratorTrainConfig = serde_json::from_value(saved).unwrap();
+    assert_eq!(read.pyramid_level_weights, OFFICIAL_PYRAMID_WEIGHTS);
+
+    let mut bad = tiny_config(3, 0);
+    bad.pyramid_level_weights = vec![1.0, f64::NAN];
+    let err = GeneratorTrainer::new(bad).err().unwrap().to_string();
+    assert!(err.contains("pyramid level weights"), "{err}");
 }

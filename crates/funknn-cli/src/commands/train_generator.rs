@@ -9,6 +9,7 @@ use funknn_core::picture::{loss_curve, write_picture, BitDepth, Raster, WriteOpt
 use funknn_core::write_atomic;
 use funknn_gen::train::{
     GeneratorTrainConfig, GeneratorTrainer, ImageSet, Phase, Split, FASHION_MNIST_DIR,
+    OFFICIAL_PYRAMID_WEIGHTS,
 };
 use funknn_gen::{AutoencoderConfig, FlowConfig, GeneratorConfig};
 
@@ -71,6 +72,11 @@ pub struct TrainGeneratorArgs {
     /// weights that are not shipped: see docs/generation.md).
     #[arg(long, default_value_t = 1.0)]
     pub pyramid_weight: f64,
+    /// The pyramid's weight per level, finest band first, then the coarsest residual's
+    /// (official: 1,2,4,8). `1,0,0,0`, the finest band alone, is the loss whose gradient
+    /// trained the shipped generator (docs/generation.md).
+    #[arg(long, value_delimiter = ',', default_values_t = OFFICIAL_PYRAMID_WEIGHTS)]
+    pub pyramid_level_weights: Vec<f64>,
     /// Weight of the latents' mean square (official: 0.01).
     #[arg(long, default_value_t = 0.01)]
     pub latent_weight: f64,
@@ -192,6 +198,7 @@ pub fn run(args: &TrainGeneratorArgs) -> Result<()> {
             lr_gamma: args.lr_gamma,
             mse_weight: args.mse_weight,
             pyramid_weight: args.pyramid_weight,
+            pyramid_level_weights: args.pyramid_level_weights.clone(),
             latent_weight: args.latent_weight,
             flow_lr: args.flow_lr,
             flow_weight_decay: args.flow_weight_decay,

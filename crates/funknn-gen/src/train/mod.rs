@@ -7,5 +7,5 @@ pub(crate) mod pyramid;
 pub(crate) mod trainer;
 
 pub use data::{fashion_mnist_labels, read_idx, ImageSet, Split, FASHION_MNIST_DIR};
-pub use pyramid::LaplacianPyramidLoss;
+pub use pyramid::{LaplacianPyramidLoss, OFFICIAL_PYRAMID_WEIGHTS};
 pub use trainer::{GeneratorTrainConfig, GeneratorTrainer, Losses, Phase};

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::generator::LatentPrior;
 use crate::model::{Generator, GeneratorConfig, FLOW_PREFIX};
 use crate::train::data::ImageSet;
-use crate::train::pyramid::LaplacianPyramidLoss;
+use crate::train::pyramid::{LaplacianPyramidLoss, OFFICIAL_PYRAMID_WEIGHTS};
 use crate::{Error, Result};
 
 /// Every knob of a generator training run; saved with each checkpoint and the model.
@@ -38,6 +38,11 @@ pub struct GeneratorTrainConfig {
     pub mse_weight: f64,
     /// Weight of the official Laplacian-pyramid L1 loss (3 levels).
     pub pyramid_weight: f64,
+    /// The pyramid's weight per level, finest band first, then the coarsest residual's
+    /// (official: 1, 2, 4, 8). `[1, 0, 0, 0]` keeps the finest band alone: the gradient
+    /// candle 0.11 gave the whole loss, with which the shipped generator was trained.
+    #[serde(default = "official_pyramid_weights")]
+    pub pyramid_level_weights: Vec<f64>,
     /// Weight of the latents' mean square (official `lam`: 0.01).
     pub latent_weight: f64,
     /// Adam learning rate of the prior (official: 1e-4).
@@ -58,6 +63,10 @@ pub struct GeneratorTrainConfig {
     pub seed: u64,
 }
 
+fn official_pyramid_weights() -> Vec<f64> {
+    OFFICIAL_PYRAMID_WEIGHTS.to_vec()
+}
+
 impl Default for GeneratorTrainConfig {
     fn default() -> Self {
         GeneratorTrainConfig {
@@ -76,6 +85,7 @@ impl Default for GeneratorTrainConfig {
             lr_gamma: 0.5,
             mse_weight: 1.0,
             pyramid_weight: 1.0,
+            pyramid_level_weights: official_pyramid_weights(),
             latent_weight: 0.01,
             flow_lr: 1e-4,
             flow_weight_decay: 1e-5,
@@ -107,6 +117,7 @@ impl GeneratorTrainConfig {
                 ),
             ));
         }
+        LaplacianPyramidLoss::with_weights(self.pyramid_level_weights.clone())?;
         if self.autoencoder_steps + self.flow_steps == 0 {
             return Err(Error::invalid("steps", "the run has no step"));
         }
@@ -211,7 +222,7 @@ impl GeneratorTrainer {
             config.flow_lr,
         )?;
         Ok(GeneratorTrainer {
-            pyramid: LaplacianPyramidLoss::new(3),
+            pyramid: LaplacianPyramidLoss::with_weights(config.pyramid_level_weights.clone())?,
             rng: Rng::new(config.seed ^ 0x9e37_79b9_7f4a_7c15),
             config,
             generator,
