@@ -1,5 +1,5 @@
-//! The CT toolbox: ray transform (forward and adjoint, f32; Joseph linear, exact and Keys
-//! cubic), and FBP, in the official geometry (200 angles in ±70°, N bins) at 128² and 256².
+//! The CT toolbox: ray transform (forward and adjoint, f32; Joseph linear, exact, Keys
+//! cubic and sharpened linear), and FBP, in the official geometry (200 angles in ±70°, N bins) at 128² and 256².
 //! The peers' figures come from `benches/peers/ct_peers.py`, run in the same session.
 //!
 //! `cargo bench -p funknn-benches --bench ct`
@@ -31,6 +31,7 @@ fn ct(c: &mut Criterion) {
             Interpolation::Linear,
             Interpolation::Exact,
             Interpolation::Cubic,
+            Interpolation::Sharpened,
         ] {
             let rt =
                 RayTransform::with_interpolation(grid, geometry.clone(), interpolation).unwrap();

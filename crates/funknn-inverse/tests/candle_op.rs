@@ -13,10 +13,11 @@ fn op_with(n: usize, interpolation: Interpolation) -> RayTransformOp {
     RayTransformOp::new(RayTransform::with_interpolation(grid, geometry, interpolation).unwrap())
 }
 
-const INTERPOLATIONS: [Interpolation; 3] = [
+const INTERPOLATIONS: [Interpolation; 4] = [
     Interpolation::Linear,
     Interpolation::Cubic,
     Interpolation::Exact,
+    Interpolation::Sharpened,
 ];
 
 #[test]

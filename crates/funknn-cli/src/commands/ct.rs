@@ -56,6 +56,9 @@ enum FilterArg {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum InterpolationArg {
+    /// Joseph's method on a sharpened image (filter [−⅛, 5/4, −⅛] across the rays): the
+    /// most accurate on pixel images, about as fast as linear.
+    Sharpened,
     /// Joseph's method (linear), the fastest.
     Linear,
     /// Keys' cubic, a little more accurate.
@@ -137,7 +140,7 @@ struct ReconstructArgs {
     #[arg(long)]
     no_positivity: bool,
     /// Interpolation of the ray transform inside TV.
-    #[arg(long, value_enum, default_value = "linear")]
+    #[arg(long, value_enum, default_value = "sharpened")]
     interpolation: InterpolationArg,
     /// PNG sample depth: 8 or 16.
     #[arg(long, value_enum, default_value = "8")]
@@ -298,6 +301,7 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
         }
         Method::Tv => {
             let interpolation = match a.interpolation {
+                InterpolationArg::Sharpened => Interpolation::Sharpened,
                 InterpolationArg::Linear => Interpolation::Linear,
                 InterpolationArg::Cubic => Interpolation::Cubic,
                 InterpolationArg::Exact => Interpolation::Exact,

@@ -4,10 +4,11 @@
 //! An angle stepping along columns reads the image as rows × columns; one stepping along
 //! rows reads its transpose, so both walk memory contiguously with the same kernel. Each copy
 //! has zero lines before and after, so the interpolation taps never need a bounds test: the
-//! tables clip every ray to the steps whose position `u` lies in `[0, M + 2·TAPS/2 − 1)`,
-//! where the first tap's line is `trunc(u)` and the last `trunc(u) + TAPS − 1`, a padded line.
+//! tables clip every ray to the steps whose position `u` lies in `[0, M + 2·TAPS/2 − 1)`
+//! (`[0, M + 3)` for the sharpened image, which is two lines taller), where the first tap's
+//! line is `trunc(u)` and the last `trunc(u) + TAPS − 1`, a padded line.
 
-use super::{AngleTable, Interpolation, Tables};
+use super::{AngleTable, Interpolation, Tables, SHARPENING};
 use crate::geometry::ImageGrid;
 use crate::parallel::for_chunks;
 use crate::Scalar;
@@ -531,8 +532,52 @@ fn angle_adjoint<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mut [T
 pub(super) fn pad(interpolation: Interpolation) -> usize {
     match interpolation {
         Interpolation::Linear | Interpolation::Exact => 1,
+        Interpolation::Sharpened => 2,
         Interpolation::Cubic => 3,
     }
+}
+
+/// Filters every line of padded lines `p` (of length `stride`) by [`Interpolation::Sharpened`]'s
+/// `[−a, 1 + 2a, −a]`, in place. The first and last lines must be zero and stay zero (the
+/// filtered image reaches one line into the padding).
+fn sharpen_lines<T: Scalar>(p: &mut [T], stride: usize) {
+    let a = T::of(SHARPENING);
+    let c = T::one() + a + a;
+    let lines = p.len() / stride;
+    // The unfiltered previous and current lines.
+    let mut prev = vec![T::zero(); stride];
+    let mut cur = vec![T::zero(); stride];
+    for l in 1..lines.saturating_sub(1) {
+        cur.copy_from_slice(&p[l * stride..(l + 1) * stride]);
+        let (head, tail) = p.split_at_mut((l + 1) * stride);
+        let out = &mut head[l * stride..];
+        for (((o, &x), &before), &after) in out.iter_mut().zip(&cur).zip(&prev).zip(&tail[..stride])
+        {
+            *o = c * x - a * (before + after);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+}
+
+/// The transpose of [`sharpen_lines`]: the image lines `pad..lines − pad` of the filtered
+/// padded lines `q`, every other line zero.
+fn sharpen_lines_transpose<T: Scalar>(q: &[T], stride: usize, pad: usize) -> Vec<T> {
+    let a = T::of(SHARPENING);
+    let c = T::one() + a + a;
+    let lines = q.len() / stride;
+    let mut out = vec![T::zero(); q.len()];
+    for l in pad..lines - pad {
+        let (before, x, after) = (
+            &q[(l - 1) * stride..l * stride],
+            &q[l * stride..(l + 1) * stride],
+            &q[(l + 1) * stride..(l + 2) * stride],
+        );
+        let o = &mut out[l * stride..(l + 1) * stride];
+        for (((o, &x), &b), &f) in o.iter_mut().zip(x).zip(before).zip(after) {
+            *o = c * x - a * (b + f);
+        }
+    }
+    out
 }
 
 pub(super) fn forward<T: Scalar>(
@@ -543,7 +588,9 @@ pub(super) fn forward<T: Scalar>(
     threads: usize,
 ) {
     match tables.interpolation {
-        Interpolation::Linear => forward_k::<T, Linear>(tables, grid, x, y, threads),
+        Interpolation::Linear | Interpolation::Sharpened => {
+            forward_k::<T, Linear>(tables, grid, x, y, threads)
+        }
         Interpolation::Cubic => forward_k::<T, Cubic>(tables, grid, x, y, threads),
         Interpolation::Exact => forward_k::<T, Exact>(tables, grid, x, y, threads),
     }
@@ -557,7 +604,9 @@ pub(super) fn adjoint<T: Scalar>(
     threads: usize,
 ) {
     match tables.interpolation {
-        Interpolation::Linear => adjoint_k::<T, Linear>(tables, grid, y, x, threads),
+        Interpolation::Linear | Interpolation::Sharpened => {
+            adjoint_k::<T, Linear>(tables, grid, y, x, threads)
+        }
         Interpolation::Cubic => adjoint_k::<T, Cubic>(tables, grid, y, x, threads),
         Interpolation::Exact => adjoint_k::<T, Exact>(tables, grid, y, x, threads),
     }
@@ -573,13 +622,21 @@ fn forward_k<T: Scalar, K: Kernel<T>>(
     let pad = pad(tables.interpolation);
     let any_x = tables.angles.iter().any(|t| t.x_major);
     let any_y = tables.angles.iter().any(|t| !t.x_major);
+    let sharpen = tables.interpolation == Interpolation::Sharpened;
+    let lines = |transpose: bool, stride: usize| {
+        let mut p = padded(x, grid, transpose, pad);
+        if sharpen {
+            sharpen_lines(&mut p, stride);
+        }
+        p
+    };
     let px = if any_x {
-        padded(x, grid, false, pad)
+        lines(false, grid.width)
     } else {
         Vec::new()
     };
     let py = if any_y {
-        padded(x, grid, true, pad)
+        lines(true, grid.height)
     } else {
         Vec::new()
     };
@@ -644,6 +701,26 @@ fn adjoint_k<T: Scalar, K: Kernel<T>>(
             );
             parts
         })
+    };
+    let parts = if tables.interpolation == Interpolation::Sharpened {
+        parts
+            .into_iter()
+            .map(|(qx, qy)| {
+                let qx = if qx.is_empty() {
+                    qx
+                } else {
+                    sharpen_lines_transpose(&qx, w, pad)
+                };
+                let qy = if qy.is_empty() {
+                    qy
+                } else {
+                    sharpen_lines_transpose(&qy, h, pad)
+                };
+                (qx, qy)
+            })
+            .collect()
+    } else {
+        parts
     };
     x.fill(T::zero());
     for (qx, qy) in &parts {
