@@ -4,9 +4,8 @@
 //! An angle stepping along columns reads the image as rows × columns; one stepping along
 //! rows reads its transpose, so both walk memory contiguously with the same kernel. Each copy
 //! has zero lines before and after, so the interpolation taps never need a bounds test: the
-//! tables clip every ray to the steps whose position `u` lies in `[0, M + 2·TAPS/2 − 1)`
-//! (`[0, M + 3)` for the sharpened image, which is two lines taller), where the first tap's
-//! line is `trunc(u)` and the last `trunc(u) + TAPS − 1`, a padded line.
+//! tables clip every ray to the steps whose position `u` lies in `[0, M + 2·TAPS/2 − 1)`,
+//! where the first tap's line is `trunc(u)` and the last `trunc(u) + TAPS − 1`, a padded line.
 
 use super::{AngleTable, Interpolation, Tables, SHARPENING};
 use crate::geometry::ImageGrid;
@@ -531,53 +530,40 @@ fn angle_adjoint<T: Scalar, K: Kernel<T>>(t: &AngleTable<T>, y: &[T], q: &mut [T
 /// The zero lines before (and after) the image for `interpolation`.
 pub(super) fn pad(interpolation: Interpolation) -> usize {
     match interpolation {
-        Interpolation::Linear | Interpolation::Exact => 1,
-        Interpolation::Sharpened => 2,
+        Interpolation::Linear | Interpolation::Exact | Interpolation::Sharpened => 1,
         Interpolation::Cubic => 3,
     }
 }
 
-/// Filters every line of padded lines `p` (of length `stride`) by [`Interpolation::Sharpened`]'s
-/// `[−a, 1 + 2a, −a]`, in place. The first and last lines must be zero and stay zero (the
-/// filtered image reaches one line into the padding).
-fn sharpen_lines<T: Scalar>(p: &mut [T], stride: usize) {
+/// Filters the image lines `pad..lines − pad` of padded lines `p` (of length `stride`) by
+/// [`Interpolation::Sharpened`]'s `[−a, 1 + 2a, −a]`, in place; the padding lines are left
+/// as they are. At the first and last image lines the missing neighbour is the line itself
+/// (a mirrored edge), so the filter is a symmetric matrix whose columns sum to one: the same
+/// call applies its transpose in the adjoint.
+fn sharpen_lines<T: Scalar>(p: &mut [T], stride: usize, pad: usize) {
     let a = T::of(SHARPENING);
     let c = T::one() + a + a;
-    let lines = p.len() / stride;
+    let (first, last) = (pad, p.len() / stride - pad);
+    if first >= last {
+        return;
+    }
     // The unfiltered previous and current lines.
-    let mut prev = vec![T::zero(); stride];
+    let mut prev = p[first * stride..(first + 1) * stride].to_vec();
     let mut cur = vec![T::zero(); stride];
-    for l in 1..lines.saturating_sub(1) {
+    for l in first..last {
         cur.copy_from_slice(&p[l * stride..(l + 1) * stride]);
         let (head, tail) = p.split_at_mut((l + 1) * stride);
+        let after = if l + 1 < last {
+            &tail[..stride]
+        } else {
+            &cur[..]
+        };
         let out = &mut head[l * stride..];
-        for (((o, &x), &before), &after) in out.iter_mut().zip(&cur).zip(&prev).zip(&tail[..stride])
-        {
-            *o = c * x - a * (before + after);
+        for (((o, &x), &b), &f) in out.iter_mut().zip(&cur).zip(&prev).zip(after) {
+            *o = c * x - a * (b + f);
         }
         std::mem::swap(&mut prev, &mut cur);
     }
-}
-
-/// The transpose of [`sharpen_lines`]: the image lines `pad..lines − pad` of the filtered
-/// padded lines `q`, every other line zero.
-fn sharpen_lines_transpose<T: Scalar>(q: &[T], stride: usize, pad: usize) -> Vec<T> {
-    let a = T::of(SHARPENING);
-    let c = T::one() + a + a;
-    let lines = q.len() / stride;
-    let mut out = vec![T::zero(); q.len()];
-    for l in pad..lines - pad {
-        let (before, x, after) = (
-            &q[(l - 1) * stride..l * stride],
-            &q[l * stride..(l + 1) * stride],
-            &q[(l + 1) * stride..(l + 2) * stride],
-        );
-        let o = &mut out[l * stride..(l + 1) * stride];
-        for (((o, &x), &b), &f) in o.iter_mut().zip(x).zip(before).zip(after) {
-            *o = c * x - a * (b + f);
-        }
-    }
-    out
 }
 
 pub(super) fn forward<T: Scalar>(
@@ -626,7 +612,7 @@ fn forward_k<T: Scalar, K: Kernel<T>>(
     let lines = |transpose: bool, stride: usize| {
         let mut p = padded(x, grid, transpose, pad);
         if sharpen {
-            sharpen_lines(&mut p, stride);
+            sharpen_lines(&mut p, stride, pad);
         }
         p
     };
@@ -702,26 +688,18 @@ fn adjoint_k<T: Scalar, K: Kernel<T>>(
             parts
         })
     };
-    let parts = if tables.interpolation == Interpolation::Sharpened {
-        parts
-            .into_iter()
-            .map(|(qx, qy)| {
-                let qx = if qx.is_empty() {
-                    qx
-                } else {
-                    sharpen_lines_transpose(&qx, w, pad)
-                };
-                let qy = if qy.is_empty() {
-                    qy
-                } else {
-                    sharpen_lines_transpose(&qy, h, pad)
-                };
-                (qx, qy)
-            })
-            .collect()
-    } else {
-        parts
-    };
+    let mut parts = parts;
+    if tables.interpolation == Interpolation::Sharpened {
+        // The filter is symmetric: its transpose is itself, after the back-projection.
+        for (qx, qy) in &mut parts {
+            if !qx.is_empty() {
+                sharpen_lines(qx, w, pad);
+            }
+            if !qy.is_empty() {
+                sharpen_lines(qy, h, pad);
+            }
+        }
+    }
     x.fill(T::zero());
     for (qx, qy) in &parts {
         if !qx.is_empty() {

@@ -64,12 +64,13 @@ pub enum Interpolation {
     /// loop with a clamped weight, about as fast as [`Interpolation::Linear`].
     Exact,
     /// Joseph's linear interpolation of a sharpened image: each line across the rays is
-    /// first filtered by `[−⅛, 5/4, −⅛]` (zero outside the grid, so the filtered image
-    /// reaches one line beyond it; the adjoint applies the same filter after the
+    /// first filtered by `[−⅛, 5/4, −⅛]` (at the grid's first and last lines the missing
+    /// neighbour is the line itself; the adjoint applies the same symmetric filter after the
     /// back-projection, so it stays the exact transpose). Over the positions a ray takes
     /// between two pixel centres, linear interpolation of pixel averages blurs by
     /// `h²/8 · u''` on average (`h²/24` from the averaging, `h²/12` from the interpolation);
-    /// the filter subtracts exactly that, and it keeps constant and linear images exact.
+    /// the filter subtracts exactly that. It keeps constant images exact, and linear ones
+    /// away from the edge lines.
     /// One more pass over the image than [`Interpolation::Linear`]. The default: the most
     /// accurate on pixel-averaged images, and within the speed targets.
     #[default]
@@ -84,10 +85,8 @@ impl<T: Scalar> Tables<T> {
         // Positions are shifted so that the first tap's padded line is trunc(u); the ray
         // touches the image while u ∈ [0, top).
         let (offset, extra) = match interpolation {
-            Interpolation::Linear | Interpolation::Exact => (1.0, 1.0),
-            // The sharpened image has one more line on each side: linear taps over M + 2
-            // lines, starting one line earlier.
-            Interpolation::Cubic | Interpolation::Sharpened => (2.0, 3.0),
+            Interpolation::Linear | Interpolation::Exact | Interpolation::Sharpened => (1.0, 1.0),
+            Interpolation::Cubic => (2.0, 3.0),
         };
         let exact = interpolation == Interpolation::Exact;
         // An axis-parallel ray (δ = 0) meets one pixel per line; δ is kept above 1e-12 so that
