@@ -1,5 +1,6 @@
 //! The CT toolbox: ray transform (forward and adjoint, f32; Joseph linear, exact, Keys
-//! cubic and sharpened linear), and FBP, in the official geometry (200 angles in ±70°, N bins) at 128² and 256².
+//! cubic and sharpened linear), and FBP, in the official geometry (200 angles in ±70°,
+//! N bins) at 128² and 256².
 //! The peers' figures come from `benches/peers/ct_peers.py`, run in the same session.
 //!
 //! `cargo bench -p funknn-benches --bench ct`

@@ -671,7 +671,7 @@ fn adjoint_k<T: Scalar, K: Kernel<T>>(
         }
         (qx, qy)
     };
-    let parts: Vec<(Vec<T>, Vec<T>)> = if threads == 1 {
+    let mut parts: Vec<(Vec<T>, Vec<T>)> = if threads == 1 {
         vec![work(0)]
     } else {
         std::thread::scope(|scope| {
@@ -688,7 +688,6 @@ fn adjoint_k<T: Scalar, K: Kernel<T>>(
             parts
         })
     };
-    let mut parts = parts;
     if tables.interpolation == Interpolation::Sharpened {
         // The filter is symmetric: its transpose is itself, after the back-projection.
         for (qx, qy) in &mut parts {

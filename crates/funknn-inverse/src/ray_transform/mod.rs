@@ -1,6 +1,6 @@
 //! The ray transform of an H×W image on the unit square (Joseph's method on a sharpened
-//! image, plain Joseph, Keys' cubic, or exact for the pixel model), its exact transpose, a candle op whose backward is the
-//! adjoint, and a mesh-free variant for continuous images.
+//! image, plain Joseph, Keys' cubic, or exact for the pixel model), its exact transpose, a
+//! candle op whose backward is the adjoint, and a mesh-free variant for continuous images.
 
 mod candle_op;
 mod joseph;
