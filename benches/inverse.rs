@@ -44,6 +44,7 @@ fn prior(
         },
         source: None,
         temperature: None,
+        mixture: None,
     };
     // Saved and loaded again, as `funknn solve` loads a generator: weights that are
     // constants, not variables, so that the latent phase computes no weight gradients.

@@ -4,7 +4,8 @@
 //! (the share of samples it gives a class with probability ≥ 0.9, beside the test images').
 //! What chose the shipped prior's settings (its card).
 //!
-//! `cargo run --release -p funknn-benches --example flow_refit -- GENERATOR CLASSIFIER OUT_DIR STEPS LR LR_STEP NOISE [SEED]`
+//! `cargo run --release -p funknn-benches --example flow_refit -- GENERATOR CLASSIFIER OUT_DIR STEPS LR LR_STEP NOISE [SEED] [DEPTH]`
+//! (DEPTH: couplings, default the generator's)
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,7 +34,8 @@ fn main() -> R<()> {
     let a: Vec<String> = std::env::args().collect();
     if a.len() < 8 {
         return Err(
-            "usage: flow_refit GENERATOR CLASSIFIER OUT_DIR STEPS LR LR_STEP NOISE [SEED]".into(),
+            "usage: flow_refit GENERATOR CLASSIFIER OUT_DIR STEPS LR LR_STEP NOISE [SEED] [DEPTH]"
+                .into(),
         );
     }
     let dev = Device::Cpu;
@@ -55,7 +57,11 @@ fn main() -> R<()> {
     eprintln!("encoded in {:.1} s", t0.elapsed().as_secs_f64());
 
     // A fresh prior on `g`'s autoencoder (its weights copied in, for the scores' decoding).
-    let (fresh, varmap) = Generator::random(g.config(), seed, DType::F32, &dev)?;
+    let mut config = g.config().clone();
+    if let Some(depth) = a.get(9) {
+        config.flow.depth = depth.parse()?;
+    }
+    let (fresh, varmap) = Generator::random(&config, seed, DType::F32, &dev)?;
     let flow = fresh.prior.clone();
     let mut vars = funknn_core::train::sorted_vars(&varmap)?;
     for (name, var) in &vars {
@@ -114,7 +120,10 @@ fn main() -> R<()> {
         .log_prob(&test_latents)?
         .mean_all()?
         .to_scalar::<f32>()?;
-    println!("settings: steps {steps} lr {lr} lr_step {lr_step} noise {noise} seed {seed}");
+    println!(
+        "settings: steps {steps} lr {lr} lr_step {lr_step} noise {noise} seed {seed} depth {}",
+        config.flow.depth
+    );
     println!("test NLL {test_nll:.2}");
     for t in [1.0, 1.1, 1.25] {
         let scores = frechet_scores(&fresh, &classifier, &train, &test, 2000, t, 0, 500, |_| {})?;

@@ -50,7 +50,7 @@ enum Command {
     /// Draw the gradient magnitude and the Laplacian of the continuous image as colour maps:
     /// PREFIX-gradient.png (sequential) and PREFIX-laplacian.png (diverging).
     Derivatives(commands::derivatives::DerivativesArgs),
-    /// Sample images from a generator (autoencoder + RealNVP prior), at its own size or,
+    /// Sample images from a generator (autoencoder + its sampling prior), at its own size or,
     /// through a FunkNN, at any size: DIR/0000.png, ... and an optional contact sheet.
     Sample(commands::sample::SampleArgs),
     /// Train the paper's generator (autoencoder, then RealNVP prior) on Fashion-MNIST or a
@@ -66,6 +66,9 @@ enum Command {
     /// Simulate derivative observations of an image (exact derivatives of its B-spline
     /// interpolant) for `funknn solve gradient|poisson`.
     Simulate(commands::simulate::SimulateArgs),
+    /// Fit a Gaussian mixture to a generator's training latents and save it with the
+    /// generator as the prior `sample` and `eval-generator` draw from (a few minutes).
+    FitMixture(commands::fit_mixture::FitMixtureArgs),
     /// Train the small Fashion-MNIST classifier whose features give eval-generator its
     /// Fréchet distance (a few minutes on a CPU).
     TrainClassifier(commands::train_classifier::TrainClassifierArgs),
@@ -98,6 +101,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::TrainGenerator(args) => commands::train_generator::run(&args),
         Command::EvalGenerator(args) => commands::eval_generator::run(&args),
         Command::TrainClassifier(args) => commands::train_classifier::run(&args),
+        Command::FitMixture(args) => commands::fit_mixture::run(&args),
         Command::Solve(args) => commands::solve::run(&args),
         Command::Simulate(args) => commands::simulate::run(&args),
     }

@@ -19,6 +19,30 @@ pub fn load_model(spec: Option<&str>, default: &ShippedModel) -> Result<FunkNN> 
     }
 }
 
+/// Which of a generator's priors samples are drawn from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PriorChoice {
+    /// The Gaussian mixture when the generator has one, else the flow.
+    Auto,
+    /// The paper's RealNVP flow (at the generator's `temperature`).
+    Flow,
+    /// The Gaussian mixture (`funknn fit-mixture`); an error if there is none.
+    Mixture,
+}
+
+/// `generator` set to sample from `choice`.
+pub fn choose_prior(generator: Generator, choice: PriorChoice) -> Result<Generator> {
+    match choice {
+        PriorChoice::Auto => Ok(generator),
+        PriorChoice::Flow => Ok(generator.without_mixture()),
+        PriorChoice::Mixture if generator.mixture.is_none() => anyhow::bail!(
+            "--prior mixture: this generator has no sampling mixture (make one with \
+             funknn fit-mixture)"
+        ),
+        PriorChoice::Mixture => Ok(generator),
+    }
+}
+
 /// A generator folder or hub repo id, or the embedded funknn-gen-fashion.
 pub fn load_generator(spec: Option<&str>) -> Result<Generator> {
     match spec {

@@ -27,6 +27,7 @@ fn config() -> GeneratorConfig {
         },
         source: Some("test".into()),
         temperature: None,
+        mixture: None,
     }
 }
 

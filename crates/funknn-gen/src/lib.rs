@@ -20,15 +20,21 @@ mod functional;
 mod generator;
 mod init;
 mod matmul;
+pub mod mixture;
 mod model;
 pub mod train;
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig, Decoder, Encoder};
 pub use classifier::{ClassifierConfig, FeatureClassifier};
 pub use error::{Error, Result};
-pub use eval::{evaluate_generator, frechet_scores, FrechetScores, GeneratorScores};
+pub use eval::{
+    evaluate_generator, frechet_scores, frechet_scores_of_latents, FrechetScores, GeneratorScores,
+};
 pub use flow::{FlowConfig, RealNvp};
 pub use folder::{CONFIG_FILE, WEIGHTS_FILE};
 pub use functional::FunctionalGenerator;
 pub use generator::{standard_normal, DiscreteGenerator, LatentPrior};
-pub use model::{Generator, GeneratorConfig, ARCHITECTURE, FLOW_PREFIX};
+pub use mixture::{fit_mixture, GaussianMixture, MixtureConfig, MixtureFit};
+pub use model::{
+    Generator, GeneratorConfig, SamplingPrior, ARCHITECTURE, FLOW_PREFIX, MIXTURE_PREFIX,
+};

@@ -1,7 +1,7 @@
 //! Generator model folders: `config.json` (the architecture), `model.safetensors` (the
 //! autoencoder under the official `autoencoder.pt` names `encoder.*`, `decoder.*`, and the
-//! prior under `flow.` + the official `flow.pt` names), `README.md` (the model card): the
-//! layout of a Hugging Face hub repo.
+//! prior under `flow.` + the official `flow.pt` names, and an optional sampling prior under
+//! `mixture.`), `README.md` (the model card): the layout of a Hugging Face hub repo.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::autoencoder::{Autoencoder, AutoencoderConfig, Decoder};
 use crate::flow::{FlowConfig, RealNvp};
 use crate::folder::{parse_folder, read_folder, write_folder, CONFIG_FILE, WEIGHTS_FILE};
+use crate::generator::LatentPrior;
+use crate::mixture::{GaussianMixture, MixtureConfig};
 use crate::{Error, Result};
 
 /// What `config.json` says the folder is.
@@ -39,12 +41,21 @@ pub struct GeneratorConfig {
     /// narrower than the latents it was fitted to (see the model's card).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// A Gaussian mixture fitted to the same latents (`funknn fit-mixture`): with one,
+    /// `sample` and `eval-generator` draw from it instead of the flow; the inverse problems
+    /// keep the flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixture: Option<MixtureConfig>,
 }
 
 impl GeneratorConfig {
-    /// The default sampling temperature: [`Self::temperature`] or 1.
+    /// The default sampling temperature of the sampling prior: the mixture's (else 1) with
+    /// a mixture, else [`Self::temperature`] (else 1).
     pub fn sampling_temperature(&self) -> f64 {
-        self.temperature.unwrap_or(1.0)
+        match &self.mixture {
+            Some(m) => m.temperature.unwrap_or(1.0),
+            None => self.temperature.unwrap_or(1.0),
+        }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -67,6 +78,18 @@ impl GeneratorConfig {
         }
         self.autoencoder.validate()?;
         self.flow.validate()?;
+        if let Some(m) = &self.mixture {
+            m.validate()?;
+            if m.latent_dim != self.autoencoder.latent_dim {
+                return Err(Error::invalid(
+                    "generator config",
+                    format!(
+                        "the autoencoder's latent has {} dimensions, the mixture's {}",
+                        self.autoencoder.latent_dim, m.latent_dim
+                    ),
+                ));
+            }
+        }
         if self.autoencoder.latent_dim != self.flow.latent_dim {
             return Err(Error::invalid(
                 "generator config",
@@ -81,17 +104,72 @@ impl GeneratorConfig {
 }
 
 /// The paper's generator: the autoencoder (its decoder generates) and the RealNVP prior of
-/// its latents.
+/// its latents, with optionally a Gaussian mixture to sample from.
 #[derive(Debug, Clone)]
 pub struct Generator {
     config: GeneratorConfig,
     pub autoencoder: Autoencoder,
+    /// The paper's prior: what training fits and the inverse problems optimise through.
     pub prior: RealNvp,
+    /// The sampling prior, when the folder has one.
+    pub mixture: Option<GaussianMixture>,
     tensors: HashMap<String, Tensor>,
 }
 
 /// The prefix of the prior's tensors in a generator folder.
 pub const FLOW_PREFIX: &str = "flow.";
+
+/// The prefix of the sampling mixture's tensors in a generator folder.
+pub const MIXTURE_PREFIX: &str = "mixture.";
+
+/// The prior a generator samples from: its mixture when it has one, else the flow.
+#[derive(Debug, Clone)]
+pub enum SamplingPrior {
+    Flow(RealNvp),
+    Mixture(GaussianMixture),
+}
+
+impl SamplingPrior {
+    /// What it is, for reports: `RealNVP flow (depth 5)`, `Gaussian mixture (10 components)`.
+    pub fn describe(&self) -> String {
+        match self {
+            SamplingPrior::Flow(p) => format!("RealNVP flow (depth {})", p.config().depth),
+            SamplingPrior::Mixture(p) => {
+                format!("Gaussian mixture ({} components)", p.config().components)
+            }
+        }
+    }
+}
+
+impl LatentPrior for SamplingPrior {
+    fn latent_dim(&self) -> usize {
+        match self {
+            SamplingPrior::Flow(p) => p.latent_dim(),
+            SamplingPrior::Mixture(p) => p.latent_dim(),
+        }
+    }
+
+    fn sample_from(&self, base: &Tensor, temperature: f64) -> Result<Tensor> {
+        match self {
+            SamplingPrior::Flow(p) => p.sample_from(base, temperature),
+            SamplingPrior::Mixture(p) => p.sample_from(base, temperature),
+        }
+    }
+
+    fn log_prob(&self, latent: &Tensor) -> Result<Tensor> {
+        match self {
+            SamplingPrior::Flow(p) => p.log_prob(latent),
+            SamplingPrior::Mixture(p) => p.log_prob(latent),
+        }
+    }
+
+    fn mean_latent(&self) -> Result<Tensor> {
+        match self {
+            SamplingPrior::Flow(p) => p.mean_latent(),
+            SamplingPrior::Mixture(p) => p.mean_latent(),
+        }
+    }
+}
 
 impl Generator {
     /// From named tensors (official names, the prior's prefixed with [`FLOW_PREFIX`]),
@@ -114,13 +192,18 @@ impl Generator {
             .map(|(k, t)| Ok((k, t.to_dtype(dtype)?.to_device(device)?)))
             .collect::<Result<_>>()?;
         let vb = VarBuilder::from_tensors(tensors.clone(), dtype, device);
-        let build = || -> Result<(Autoencoder, RealNvp)> {
+        let build = || -> Result<(Autoencoder, RealNvp, Option<GaussianMixture>)> {
+            let mixture = match &config.mixture {
+                Some(m) => Some(GaussianMixture::new(m, vb.pp("mixture"))?),
+                None => None,
+            };
             Ok((
                 Autoencoder::new(&config.autoencoder, vb.clone())?,
                 RealNvp::new(&config.flow, vb.pp("flow"))?,
+                mixture,
             ))
         };
-        let (autoencoder, prior) = build().map_err(|e| match e {
+        let (autoencoder, prior, mixture) = build().map_err(|e| match e {
             Error::Candle(e) => weights_error(e),
             e => e,
         })?;
@@ -128,6 +211,7 @@ impl Generator {
             config: config.clone(),
             autoencoder,
             prior,
+            mixture,
             tensors,
         })
     }
@@ -143,6 +227,11 @@ impl Generator {
         device: &Device,
     ) -> Result<(Self, candle_nn::VarMap)> {
         config.validate()?;
+        // A mixture is fitted after training, never initialised.
+        let config = &GeneratorConfig {
+            mixture: None,
+            ..config.clone()
+        };
         let varmap = candle_nn::VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, dtype, device);
         let autoencoder = Autoencoder::new(&config.autoencoder, vb.clone())?;
@@ -162,6 +251,7 @@ impl Generator {
                 config: config.clone(),
                 autoencoder,
                 prior,
+                mixture: None,
                 tensors,
             },
             varmap,
@@ -199,6 +289,78 @@ impl Generator {
 
     pub fn config(&self) -> &GeneratorConfig {
         &self.config
+    }
+
+    /// The encoder's latents `(N, D)` of `images`, `batch` at a time (`progress` gets each
+    /// batch's size).
+    pub fn encode(
+        &self,
+        images: &Tensor,
+        batch: usize,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Tensor> {
+        let n = images.dim(0)?;
+        if n == 0 || batch == 0 {
+            return Err(Error::invalid("encoding", "no image, or a batch of 0"));
+        }
+        let mut out = Vec::new();
+        for start in (0..n).step_by(batch) {
+            let count = batch.min(n - start);
+            out.push(
+                self.autoencoder
+                    .encoder
+                    .forward(&images.narrow(0, start, count)?)?,
+            );
+            progress(count);
+        }
+        Ok(Tensor::cat(&out, 0)?)
+    }
+
+    /// The prior samples are drawn from: the mixture when there is one, else the flow.
+    pub fn sampling_prior(&self) -> SamplingPrior {
+        match &self.mixture {
+            Some(m) => SamplingPrior::Mixture(m.clone()),
+            None => SamplingPrior::Flow(self.prior.clone()),
+        }
+    }
+
+    /// This generator with `mixture` as its sampling prior (replacing any), saved with it.
+    pub fn with_mixture(self, mixture: GaussianMixture) -> Result<Self> {
+        if mixture.config().latent_dim != self.config.autoencoder.latent_dim {
+            return Err(Error::invalid(
+                "mixture",
+                format!(
+                    "{} dimensions for a latent of {}",
+                    mixture.config().latent_dim,
+                    self.config.autoencoder.latent_dim
+                ),
+            ));
+        }
+        let mut this = self.without_mixture();
+        let device = this.autoencoder_device()?;
+        for (name, t) in mixture.tensors()? {
+            this.tensors
+                .insert(format!("{MIXTURE_PREFIX}{name}"), t.to_device(&device)?);
+        }
+        this.config.mixture = Some(mixture.config().clone());
+        this.mixture = Some(mixture);
+        Ok(this)
+    }
+
+    /// This generator without its sampling mixture: it samples from the flow again.
+    pub fn without_mixture(mut self) -> Self {
+        self.tensors.retain(|k, _| !k.starts_with(MIXTURE_PREFIX));
+        self.config.mixture = None;
+        self.mixture = None;
+        self
+    }
+
+    fn autoencoder_device(&self) -> Result<Device> {
+        self.tensors
+            .values()
+            .next()
+            .map(|t| t.device().clone())
+            .ok_or_else(|| Error::invalid("generator", "it holds no tensors"))
     }
 
     /// Records where the weights come from (saved in `config.json`).

@@ -23,6 +23,7 @@ fn generator() -> Generator {
         },
         source: None,
         temperature: None,
+        mixture: None,
     };
     Generator::random(&config, 9, DType::F32, &Device::Cpu)
         .unwrap()

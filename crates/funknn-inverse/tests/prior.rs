@@ -34,6 +34,7 @@ fn prior_in(channels: usize, dtype: DType) -> (FunctionalGenerator<RealNvp, Deco
         },
         source: None,
         temperature: None,
+        mixture: None,
     };
     let (generator, _) = Generator::random(&config, 5, dtype, &Device::Cpu).unwrap();
     let funknn_config = Config {

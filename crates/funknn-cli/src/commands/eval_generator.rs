@@ -11,6 +11,7 @@ use funknn_core::{write_atomic, FunkNN};
 use funknn_gen::train::{ImageSet, Split, FASHION_MNIST_DIR};
 use funknn_gen::{evaluate_generator, frechet_scores, FeatureClassifier, Generator};
 
+use crate::models::{choose_prior, PriorChoice};
 use crate::progress;
 
 /// The options of `funknn eval-generator`.
@@ -34,10 +35,14 @@ pub struct EvalGeneratorArgs {
     /// Samples (and reference images) for the Fréchet distance (0: skip it).
     #[arg(long, default_value_t = 2000)]
     pub fd_samples: usize,
-    /// Sampling temperature of the Fréchet distance's samples (default: the generator's
-    /// `temperature` in its config.json, else 1).
+    /// Sampling temperature of the Fréchet distance's samples (default: the sampling
+    /// prior's `temperature` in config.json, else 1).
     #[arg(long)]
     pub temperature: Option<f64>,
+    /// The prior samples are drawn from: `auto` (the generator's Gaussian mixture when it
+    /// has one, else its flow), `flow` (the paper's RealNVP) or `mixture`.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub prior: PriorChoice,
     /// Use only the first N test images (0: all).
     #[arg(long, default_value_t = 0)]
     pub limit: usize,
@@ -61,6 +66,7 @@ pub fn run(args: &EvalGeneratorArgs) -> Result<()> {
     let hub = HubOptions::from_env();
     let generator = Generator::load_from(&args.generator, &hub, DType::F32, &Device::Cpu)
         .with_context(|| format!("loading generator {}", args.generator))?;
+    let generator = choose_prior(generator, args.prior)?;
     let funknn = match &args.model {
         Some(spec) => Some(
             FunkNN::load_from(spec, &hub, DType::F32, &Device::Cpu)

@@ -4,6 +4,7 @@ pub mod ct;
 pub mod derivatives;
 pub mod eval;
 pub mod eval_generator;
+pub mod fit_mixture;
 pub mod import;
 pub mod points;
 pub mod sample;

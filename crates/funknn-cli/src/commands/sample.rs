@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use funknn_core::picture::{output_size, write_picture, BitDepth, Raster, WriteOptions};
 use funknn_gen::{standard_normal, FunctionalGenerator, LatentPrior};
 
-use crate::models::{load_generator, load_model};
+use crate::models::{choose_prior, load_generator, load_model, PriorChoice};
 use crate::progress;
 
 /// The options of `funknn sample`.
@@ -28,9 +28,13 @@ pub struct SampleArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Spread of the prior's base distribution (1: the prior; below 1: more typical
-    /// samples). Default: the generator's `temperature` in its config.json, else 1.
+    /// samples). Default: the sampling prior's `temperature` in config.json, else 1.
     #[arg(long)]
     pub temperature: Option<f64>,
+    /// The prior samples are drawn from: `auto` (the generator's Gaussian mixture when it
+    /// has one, else its flow), `flow` (the paper's RealNVP) or `mixture`.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub prior: PriorChoice,
     /// Output size WIDTHxHEIGHT (needs --model).
     #[arg(long, value_parser = crate::args::parse_size, conflicts_with = "scale")]
     pub size: Option<(usize, usize)>,
@@ -64,7 +68,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     if let Some(grid) = &args.grid {
         funknn_core::picture::PictureFormat::from_path(grid)?;
     }
-    let generator = load_generator(args.generator.as_deref())?;
+    let generator = choose_prior(load_generator(args.generator.as_deref())?, args.prior)?;
     let r = generator.config().autoencoder.resolution;
     let temperature = args
         .temperature
@@ -88,7 +92,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
         (None, Some(default)) => Some(load_model(None, default)?),
         (None, None) => None,
     };
-    let prior = generator.prior.clone();
+    let prior = generator.sampling_prior();
     let decoder = generator.autoencoder.decoder.clone();
     let functional = match funknn {
         Some(f) => Some(FunctionalGenerator::new(prior.clone(), decoder.clone(), f)?),

@@ -109,27 +109,28 @@ pub struct TrainGeneratorArgs {
 }
 
 fn load_data(args: &TrainGeneratorArgs, config: &GeneratorConfig) -> Result<ImageSet> {
-    let dir = if args.data == "fashion-mnist" {
+    training_images(&args.data, args.limit, config)
+}
+
+/// The training images `data` names (`fashion-mnist`, a folder of IDX files or of
+/// pictures), the first `limit` (0: all), checked against the generator's size.
+pub fn training_images(data: &str, limit: usize, config: &GeneratorConfig) -> Result<ImageSet> {
+    let dir = if data == "fashion-mnist" {
         PathBuf::from(FASHION_MNIST_DIR)
     } else {
-        PathBuf::from(&args.data)
+        PathBuf::from(data)
     };
     let idx = dir.join("train-images-idx3-ubyte.gz").is_file()
         || dir.join("train-images-idx3-ubyte").is_file();
-    if args.data == "fashion-mnist" || idx {
+    if data == "fashion-mnist" || idx {
         let ae = &config.autoencoder;
         if (ae.resolution, ae.channels) != (32, 1) {
             bail!("Fashion-MNIST is 32×32 grey: pass --resolution 32 --channels 1");
         }
-        Ok(ImageSet::fashion_mnist(&dir, Split::Train, args.limit)?)
+        Ok(ImageSet::fashion_mnist(&dir, Split::Train, limit)?)
     } else {
         let ae = &config.autoencoder;
-        Ok(ImageSet::folder(
-            &dir,
-            ae.resolution,
-            ae.channels,
-            args.limit,
-        )?)
+        Ok(ImageSet::folder(&dir, ae.resolution, ae.channels, limit)?)
     }
 }
 
@@ -189,6 +190,7 @@ pub fn run(args: &TrainGeneratorArgs) -> Result<()> {
                 },
                 source: None,
                 temperature: None,
+                mixture: None,
             },
             batch: args.batch,
             autoencoder_steps: args.autoencoder_steps.unwrap_or(2000),

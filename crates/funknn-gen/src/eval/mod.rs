@@ -21,9 +21,12 @@ use crate::{Error, Result};
 pub struct GeneratorScores {
     /// Test images scored.
     pub images: usize,
+    /// The sampling prior scored ([`crate::SamplingPrior::describe`]).
+    pub prior: String,
     /// `10·log10(Σx² / Σ(x − x̂)²)` of the autoencoder's reconstructions, over the set (dB).
     pub reconstruction_snr_db: f64,
-    /// Mean negative log-likelihood of the test latents under the prior (nats per image).
+    /// Mean negative log-likelihood of the test latents under the sampling prior
+    /// ([`Generator::sampling_prior`]; nats per image).
     pub test_nll: f64,
     /// With a FunkNN: prior samples (at the generator's default temperature) rendered at 4×
     /// the side, antialiased back down, against the decoder's own images (SNR, dB), and how
@@ -37,6 +40,7 @@ impl GeneratorScores {
     /// The scores as a Markdown table.
     pub fn to_markdown(&self) -> String {
         let mut s = String::from("| measure | value |\n|---|---|\n");
+        s.push_str(&format!("| sampling prior | {} |\n", self.prior));
         s.push_str(&format!(
             "| reconstruction SNR ({} test images) | {:.2} dB |\n",
             self.images, self.reconstruction_snr_db
@@ -80,6 +84,7 @@ pub fn evaluate_generator(
     }
     check_images(generator, test.images())?;
     let ae = &generator.autoencoder;
+    let prior = generator.sampling_prior();
     let (mut signal, mut error, mut nll) = (0f64, 0f64, 0f64);
     let n = test.len();
     for start in (0..n).step_by(batch) {
@@ -97,7 +102,7 @@ pub fn evaluate_generator(
             .sum_all()?
             .to_dtype(candle_core::DType::F64)?
             .to_scalar::<f64>()?;
-        let lp = generator.prior.log_prob(&latents)?;
+        let lp = prior.log_prob(&latents)?;
         nll -= lp
             .sum_all()?
             .to_dtype(candle_core::DType::F64)?
@@ -106,16 +111,10 @@ pub fn evaluate_generator(
     }
     let scale_consistency_db = match funknn {
         Some(funknn) if samples > 0 => {
-            let f = FunctionalGenerator::new(
-                generator.prior.clone(),
-                ae.decoder.clone(),
-                funknn.clone(),
-            )?;
+            let f = FunctionalGenerator::new(prior.clone(), ae.decoder.clone(), funknn.clone())?;
             let r = generator.config().autoencoder.resolution;
-            let base = standard_normal(samples, generator.prior.latent_dim(), seed)?;
-            let latents = generator
-                .prior
-                .sample_from(&base, generator.config().sampling_temperature())?;
+            let base = standard_normal(samples, prior.latent_dim(), seed)?;
+            let latents = prior.sample_from(&base, generator.config().sampling_temperature())?;
             let (mut s, mut e) = (0f64, 0f64);
             for i in 0..samples {
                 let latent = latents.narrow(0, i, 1)?;
@@ -135,6 +134,7 @@ pub fn evaluate_generator(
     };
     Ok(GeneratorScores {
         images: n,
+        prior: prior.describe(),
         reconstruction_snr_db: snr_db(signal, error),
         test_nll: nll / n as f64,
         scale_consistency_db,
@@ -262,6 +262,44 @@ pub fn frechet_scores(
     temperature: f64,
     seed: u64,
     batch: usize,
+    progress: impl FnMut(usize),
+) -> Result<FrechetScores> {
+    check_frechet_count(count, train, test)?;
+    let prior = generator.sampling_prior();
+    let latents = prior.sample_from(
+        &standard_normal(count, prior.latent_dim(), seed)?,
+        temperature,
+    )?;
+    let mut scores = frechet_scores_of_latents(
+        generator, classifier, train, test, &latents, batch, progress,
+    )?;
+    scores.temperature = temperature;
+    Ok(scores)
+}
+
+fn check_frechet_count(count: usize, train: &ImageSet, test: &ImageSet) -> Result<()> {
+    if count < 2 || count > train.len() || count > test.len() {
+        return Err(Error::invalid(
+            "Fréchet samples",
+            format!(
+                "{count}: need 2 to {} (the smaller of the training and test sets)",
+                train.len().min(test.len())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// [`frechet_scores`] of the decoder's images of given latents `(N, D)`, from any prior
+/// (`temperature` is NaN in the result: the latents carry no temperature). What compares
+/// other latent priors with the generator's own on the same footing.
+pub fn frechet_scores_of_latents(
+    generator: &Generator,
+    classifier: &FeatureClassifier,
+    train: &ImageSet,
+    test: &ImageSet,
+    latents: &Tensor,
+    batch: usize,
     mut progress: impl FnMut(usize),
 ) -> Result<FrechetScores> {
     check_images(generator, test.images())?;
@@ -277,23 +315,22 @@ pub fn frechet_scores(
             ),
         ));
     }
-    if count < 2 || count > train.len() || count > test.len() {
-        return Err(Error::invalid(
-            "Fréchet samples",
-            format!(
-                "{count}: need 2 to {} (the smaller of the training and test sets)",
-                train.len().min(test.len())
-            ),
-        ));
-    }
+    let d = generator.prior.latent_dim();
+    let count = match latents.dims() {
+        [n, k] if *k == d => *n,
+        dims => {
+            return Err(Error::Shape {
+                name: "latents",
+                expected: format!("(N, {d})"),
+                got: dims.to_vec(),
+            })
+        }
+    };
+    check_frechet_count(count, train, test)?;
     let (reference, test_confident) = moments_of(classifier, test.images(), batch, &mut progress)?;
     let reference = reference.stats()?;
     let mut samples = FeatureMoments::new(c.features);
     let mut samples_confident = 0usize;
-    let latents = generator.prior.sample_from(
-        &standard_normal(count, generator.prior.latent_dim(), seed)?,
-        temperature,
-    )?;
     for start in (0..count).step_by(batch.max(1)) {
         let n = batch.max(1).min(count - start);
         let images = generator
@@ -320,7 +357,7 @@ pub fn frechet_scores(
         samples: frechet_distance(&samples.stats()?, &reference)?,
         train: frechet_distance(&train_m.stats()?, &reference)?,
         blurred_test: frechet_distance(&blurred_m.stats()?, &reference)?,
-        temperature,
+        temperature: f64::NAN,
         samples_confident: samples_confident as f64 / count as f64,
         test_confident: test_confident as f64 / test.len() as f64,
     })
@@ -351,6 +388,7 @@ mod tests {
             },
             source: None,
             temperature: None,
+            mixture: None,
         };
         let (generator, _) = Generator::random(&config, 0, DType::F32, &Device::Cpu).unwrap();
         let images = Tensor::rand(0f32, 1f32, (24, 1, 32, 32), &Device::Cpu).unwrap();

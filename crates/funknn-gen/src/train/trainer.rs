@@ -76,6 +76,7 @@ impl Default for GeneratorTrainConfig {
                 flow: Default::default(),
                 source: None,
                 temperature: None,
+                mixture: None,
             },
             batch: 64,
             autoencoder_steps: 1000,
