@@ -218,3 +218,81 @@ fn an_overflowing_temperature_leaves_no_samples() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn a_fitted_mixture_is_what_sample_draws_from_and_the_flow_stays() {
+    let dir = scratch("mixture");
+    let (g, _) = models(&dir.0);
+    // 40 random grey 32² pictures stand in for training images.
+    let pics = dir.0.join("pics");
+    std::fs::create_dir_all(&pics).unwrap();
+    let mut rng = funknn_core::Rng::new(5);
+    for i in 0..40 {
+        let px: Vec<u8> = (0..32 * 32).map(|_| rng.below(256) as u8).collect();
+        image::GrayImage::from_raw(32, 32, px)
+            .unwrap()
+            .save(pics.join(format!("{i:02}.png")))
+            .unwrap();
+    }
+    let mixed = dir.0.join("mixed");
+    let fit = [
+        "fit-mixture",
+        "--generator",
+        s(&g),
+        "--data",
+        s(&pics),
+        "--components",
+        "2",
+        "-o",
+        s(&mixed),
+    ];
+    ok(&funknn(&fit));
+    let config = std::fs::read_to_string(mixed.join("config.json")).unwrap();
+    assert!(config.contains("\"mixture\""), "{config}");
+    let summary = std::fs::read_to_string(mixed.join("fit-mixture.json")).unwrap();
+    assert!(summary.contains("\"latents\": 40"), "{summary}");
+    // A second fit into the same folder is refused, leaving it as it was.
+    fails_with(&funknn(&fit), "already holds a model");
+    let bad = dir.0.join("bad");
+    let zero = [&fit[..6], &["0", "-o", s(&bad)]].concat();
+    fails_with(&funknn(&zero), "components");
+    assert!(!bad.join("model.safetensors").exists());
+
+    let sample = |generator: &Path, extra: &[&str], out: &str| -> Vec<u8> {
+        let out = dir.0.join(out);
+        let args = [
+            &[
+                "sample",
+                "--generator",
+                s(generator),
+                "--count",
+                "3",
+                "-o",
+                s(&out),
+            ][..],
+            extra,
+        ]
+        .concat();
+        ok(&funknn(&args));
+        std::fs::read(out.join("0002.png")).unwrap()
+    };
+    let from_mixture = sample(&mixed, &[], "m");
+    assert_eq!(from_mixture, sample(&mixed, &["--prior", "mixture"], "m2"));
+    let from_flow = sample(&mixed, &["--prior", "flow"], "f");
+    assert_ne!(from_mixture, from_flow);
+    // The flow is the one the generator had before the fit.
+    assert_eq!(from_flow, sample(&g, &[], "g"));
+    fails_with(
+        &funknn(&[
+            "sample",
+            "--generator",
+            s(&g),
+            "--prior",
+            "mixture",
+            "-o",
+            s(&dir.0.join("none")),
+        ]),
+        "no sampling mixture",
+    );
+    assert!(!dir.0.join("none").exists());
+}
