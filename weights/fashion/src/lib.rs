@@ -4,7 +4,8 @@
 //! laid out as a Hugging Face hub repo: `config.json`, `model.safetensors`, `README.md`
 //! model card):
 //! - [`GEN_FASHION`]: the paper's generator (convolutional autoencoder at half the official
-//!   width, RealNVP prior on its 256-d latent), 32² grey garments;
+//!   width, RealNVP prior on its 256-d latent) with a Gaussian mixture on the same latents to
+//!   sample from, 32² grey garments;
 //! - [`MLP_FASHION`]: the grey FunkNN that renders its samples at any size;
 //! - [`FASHION_CLASSIFIER`]: the classifier whose features give `funknn eval-generator` its
 //!   Fréchet distance.
@@ -15,7 +16,9 @@
 //!
 //! let generator = funknn_weights_fashion::GEN_FASHION.load(DType::F32, &Device::Cpu)?;
 //! let funknn = funknn_weights_fashion::MLP_FASHION.load(DType::F32, &Device::Cpu)?;
-//! let f = FunctionalGenerator::new(generator.prior, generator.autoencoder.decoder, funknn)?;
+//! // Samples from the mixture; `generator.prior` (the flow) is what inverse problems use.
+//! let prior = generator.sampling_prior();
+//! let f = FunctionalGenerator::new(prior, generator.autoencoder.decoder, funknn)?;
 //! let latent = f.prior().sample_from(&standard_normal(1, 256, 0)?, 1.0)?;
 //! let garment = f.render(&latent, 96, 96, 1 << 14)?; // (1, 1, 96, 96)
 //! assert_eq!(garment.dims(), &[1, 1, 96, 96]);
@@ -93,6 +96,8 @@ mod tests {
         let generator = GEN_FASHION.load(DType::F32, &Device::Cpu).unwrap();
         let a = &generator.config().autoencoder;
         assert_eq!((a.resolution, a.channels), (32, 1));
+        let mixture = generator.mixture.as_ref().expect("the sampling mixture");
+        assert_eq!(mixture.config().components, 20);
         let classifier = FASHION_CLASSIFIER.load(&Device::Cpu).unwrap();
         assert_eq!(classifier.config().classes, 10);
         for (name, card) in [
