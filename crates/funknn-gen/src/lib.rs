@@ -5,7 +5,10 @@
 //! resolution and differentiated exactly. The paper's generator is a convolutional
 //! autoencoder whose decoder generates, with a RealNVP normalizing flow as the prior of its
 //! latent; [`FunctionalGenerator`] composes prior → decoder → FunkNN and stays
-//! differentiable end to end (the inverse problems optimise through it).
+//! differentiable end to end (the inverse problems optimise through it). A
+//! [`GaussianMixture`] fitted to the same latents ([`fit_mixture`]) can ride along in a
+//! generator folder as the prior samples are drawn from ([`Generator::sampling_prior`]): it
+//! draws better garments than the flow.
 //!
 //! Tensor names are the official implementation's `state_dict` keys (`encoder.*`,
 //! `decoder.*` of `autoencoder.pt`; `q0.*`, `flows.*` of `flow.pt`).

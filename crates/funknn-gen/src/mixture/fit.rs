@@ -27,7 +27,7 @@ pub struct MixtureFit {
 impl Default for MixtureFit {
     fn default() -> Self {
         MixtureFit {
-            components: 10,
+            components: 20,
             iterations: 100,
             tolerance: 1e-3,
             regularisation: 1e-6,
