@@ -337,13 +337,16 @@ impl Generator {
             ));
         }
         let mut this = self.without_mixture();
-        let device = this.autoencoder_device()?;
+        // In the generator's own dtype and device, as a loaded folder's would be.
+        let (dtype, device) = this.tensor_kind()?;
         for (name, t) in mixture.tensors()? {
-            this.tensors
-                .insert(format!("{MIXTURE_PREFIX}{name}"), t.to_device(&device)?);
+            this.tensors.insert(
+                format!("{MIXTURE_PREFIX}{name}"),
+                t.to_dtype(dtype)?.to_device(&device)?,
+            );
         }
         this.config.mixture = Some(mixture.config().clone());
-        this.mixture = Some(mixture);
+        this.mixture = Some(mixture.to_dtype(dtype, &device)?);
         Ok(this)
     }
 
@@ -355,11 +358,11 @@ impl Generator {
         self
     }
 
-    fn autoencoder_device(&self) -> Result<Device> {
+    fn tensor_kind(&self) -> Result<(DType, Device)> {
         self.tensors
             .values()
             .next()
-            .map(|t| t.device().clone())
+            .map(|t| (t.dtype(), t.device().clone()))
             .ok_or_else(|| Error::invalid("generator", "it holds no tensors"))
     }
 

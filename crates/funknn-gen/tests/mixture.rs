@@ -370,5 +370,13 @@ fn a_generator_folder_carries_its_mixture_and_keeps_its_flow() {
     )
     .unwrap();
     assert!(tiny_generator().with_mixture(wide).is_err());
+    // A mixture fitted in f32 joins an f64 generator in f64.
+    let (g64, _) = Generator::random(tiny_generator().config(), 3, DType::F64, &CPU).unwrap();
+    let g64 = g64.with_mixture(mixture(DType::F32)).unwrap();
+    let z = g64.sampling_prior().sample_from(&base, 1.0).unwrap();
+    assert_eq!(z.dtype(), DType::F64);
+    let images = g64.autoencoder.decoder.forward(&z).unwrap();
+    assert_eq!(images.dims(), &[50, 1, 32, 32]);
+    assert!(g64.tensors().values().all(|t| t.dtype() == DType::F64));
     std::fs::remove_dir_all(&dir).unwrap();
 }

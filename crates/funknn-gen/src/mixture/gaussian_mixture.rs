@@ -183,6 +183,18 @@ impl GaussianMixture {
         &self.config
     }
 
+    /// The same mixture computing in `dtype` on `device` (rebuilt from its f64 parameters).
+    pub fn to_dtype(&self, dtype: DType, device: &Device) -> Result<Self> {
+        Self::from_parts(
+            &self.config,
+            &self.weights,
+            &self.means_host,
+            &self.scale_tril_host,
+            dtype,
+            device,
+        )
+    }
+
     /// The normalised weights π_k.
     pub fn weights(&self) -> &[f64] {
         &self.weights
