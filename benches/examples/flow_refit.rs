@@ -20,16 +20,6 @@ use funknn_gen::{
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn encode(g: &Generator, images: &Tensor) -> R<Tensor> {
-    let n = images.dim(0)?;
-    let mut out = Vec::new();
-    for s in (0..n).step_by(1000) {
-        let b = images.narrow(0, s, 1000.min(n - s))?;
-        out.push(g.autoencoder.encoder.forward(&b)?);
-    }
-    Ok(Tensor::cat(&out, 0)?)
-}
-
 fn main() -> R<()> {
     let a: Vec<String> = std::env::args().collect();
     if a.len() < 8 {
@@ -52,8 +42,8 @@ fn main() -> R<()> {
     let train = ImageSet::fashion_mnist(FASHION_MNIST_DIR.as_ref(), Split::Train, 0)?;
     let test = ImageSet::fashion_mnist(FASHION_MNIST_DIR.as_ref(), Split::Test, 0)?;
     let t0 = std::time::Instant::now();
-    let latents = encode(&g, train.images())?;
-    let test_latents = encode(&g, test.images())?;
+    let latents = g.encode(train.images(), 1000, |_| {})?;
+    let test_latents = g.encode(test.images(), 1000, |_| {})?;
     eprintln!("encoded in {:.1} s", t0.elapsed().as_secs_f64());
 
     // A fresh prior on `g`'s autoencoder (its weights copied in, for the scores' decoding).

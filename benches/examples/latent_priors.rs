@@ -10,22 +10,12 @@
 
 use std::collections::HashMap;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use funknn_core::picture::{write_picture, BitDepth, Raster, WriteOptions};
 use funknn_gen::train::{ImageSet, Split, FASHION_MNIST_DIR};
 use funknn_gen::{frechet_scores_of_latents, FeatureClassifier, Generator, LatentPrior};
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn encode(g: &Generator, images: &Tensor) -> R<Tensor> {
-    let n = images.dim(0)?;
-    let mut out = Vec::new();
-    for s in (0..n).step_by(1000) {
-        let b = images.narrow(0, s, 1000.min(n - s))?;
-        out.push(g.autoencoder.encoder.forward(&b)?);
-    }
-    Ok(Tensor::cat(&out, 0)?)
-}
 
 fn main() -> R<()> {
     let a: Vec<String> = std::env::args().collect();
@@ -38,7 +28,7 @@ fn main() -> R<()> {
             let mut out = HashMap::new();
             for (name, split) in [("train", Split::Train), ("test", Split::Test)] {
                 let set = ImageSet::fashion_mnist(FASHION_MNIST_DIR.as_ref(), split, 0)?;
-                out.insert(name.to_string(), encode(&g, set.images())?);
+                out.insert(name.to_string(), g.encode(set.images(), 1000, |_| {})?);
             }
             candle_core::safetensors::save(&out, &a[3])?;
         }

@@ -2,7 +2,7 @@
 
 use candle_core::Tensor;
 
-use crate::Result;
+use crate::{Error, Result};
 
 /// A discrete generator: latent codes `(N, D)` to images `(N, C, H, W)` with intensities
 /// nominally in [0, 1] (a decoder's output is not clamped, so that gradients stay alive).
@@ -30,6 +30,18 @@ pub trait LatentPrior {
     /// The latent at the centre of the prior (its base distribution's mean mapped to latent
     /// space): where latent optimisation starts.
     fn mean_latent(&self) -> Result<Tensor>;
+}
+
+/// Checks that `z` is `(N, dim)` and returns N; the error names `z` as `name`.
+pub(crate) fn check_latents(z: &Tensor, dim: usize, name: &'static str) -> Result<usize> {
+    match z.dims() {
+        [n, d] if *d == dim => Ok(*n),
+        dims => Err(Error::Shape {
+            name,
+            expected: format!("(N, {dim})"),
+            got: dims.to_vec(),
+        }),
+    }
 }
 
 /// `n · dim` standard normal numbers from `seed`, as `(n, dim)` f32 on the CPU.

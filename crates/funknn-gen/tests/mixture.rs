@@ -11,6 +11,20 @@ use funknn_gen::{
 
 const CPU: Device = Device::Cpu;
 
+/// `max |a − b|` over all entries, in f64.
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}
+
 fn config(d: usize, k: usize) -> MixtureConfig {
     MixtureConfig {
         latent_dim: d,
@@ -141,16 +155,7 @@ fn samples_have_the_mixtures_weights_means_and_covariances() {
     // A row's sample depends on its own base numbers only.
     let all = g.sample_from(&base.narrow(0, 0, 10).unwrap(), 1.0).unwrap();
     let few = g.sample_from(&base.narrow(0, 3, 2).unwrap(), 1.0).unwrap();
-    let diff = (all.narrow(0, 3, 2).unwrap() - few).unwrap();
-    assert_eq!(
-        diff.abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap(),
-        0.0
-    );
+    assert_eq!(max_abs_diff(&all.narrow(0, 3, 2).unwrap(), &few), 0.0);
     assert!(g.sample_from(&base, 0.0).is_err());
     assert!(g
         .sample_from(&Tensor::zeros((4, 3), DType::F32, &CPU).unwrap(), 1.0)
@@ -320,27 +325,12 @@ fn a_generator_folder_carries_its_mixture_and_keeps_its_flow() {
     let base = standard_normal(50, 2, 4).unwrap();
     let a = g.sampling_prior().sample_from(&base, 1.0).unwrap();
     let b = back.sampling_prior().sample_from(&base, 1.0).unwrap();
-    let diff: f32 = (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar()
-        .unwrap();
+    let diff = max_abs_diff(&a, &b);
     assert!(diff < 1e-6, "{diff}");
     // The flow is untouched: the inverse problems see the same prior as before.
     let flow_before = tiny_generator().prior.sample_from(&base, 1.0).unwrap();
     let flow_after = back.prior.sample_from(&base, 1.0).unwrap();
-    let diff: f32 = (flow_before - flow_after)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar()
-        .unwrap();
-    assert_eq!(diff, 0.0);
+    assert_eq!(max_abs_diff(&flow_before, &flow_after), 0.0);
     let flow_only = back.clone().without_mixture();
     assert!(matches!(flow_only.sampling_prior(), SamplingPrior::Flow(_)));
     assert_eq!(flow_only.config().sampling_temperature(), 1.25);

@@ -11,7 +11,7 @@ use funknn_core::FunkNN;
 use crate::classifier::FeatureClassifier;
 use crate::eval::frechet::{frechet_distance, FeatureMoments};
 use crate::functional::FunctionalGenerator;
-use crate::generator::{standard_normal, LatentPrior};
+use crate::generator::{check_latents, standard_normal, LatentPrior};
 use crate::model::Generator;
 use crate::train::ImageSet;
 use crate::{Error, Result};
@@ -315,17 +315,7 @@ pub fn frechet_scores_of_latents(
             ),
         ));
     }
-    let d = generator.prior.latent_dim();
-    let count = match latents.dims() {
-        [n, k] if *k == d => *n,
-        dims => {
-            return Err(Error::Shape {
-                name: "latents",
-                expected: format!("(N, {d})"),
-                got: dims.to_vec(),
-            })
-        }
-    };
+    let count = check_latents(latents, generator.prior.latent_dim(), "latents")?;
     check_frechet_count(count, train, test)?;
     let (reference, test_confident) = moments_of(classifier, test.images(), batch, &mut progress)?;
     let reference = reference.stats()?;

@@ -10,7 +10,7 @@ use crate::flow::actnorm::ActNorm;
 use crate::flow::base::DiagGaussian;
 use crate::flow::config::FlowConfig;
 use crate::flow::coupling::MaskedAffineCoupling;
-use crate::generator::LatentPrior;
+use crate::generator::{check_latents, LatentPrior};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -96,14 +96,7 @@ impl RealNvp {
     }
 
     fn check(&self, z: &Tensor, name: &'static str) -> Result<()> {
-        match z.dims() {
-            [_, d] if *d == self.config.latent_dim => Ok(()),
-            dims => Err(Error::Shape {
-                name,
-                expected: format!("(N, {})", self.config.latent_dim),
-                got: dims.to_vec(),
-            }),
-        }
+        check_latents(z, self.config.latent_dim, name).map(|_| ())
     }
 
     /// From base samples `w` to latents: `(z, log|det ∂z/∂w|)`.

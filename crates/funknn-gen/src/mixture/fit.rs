@@ -89,11 +89,7 @@ pub fn fit_mixture(
         return Err(Error::invalid("latents", "some are not finite"));
     }
     let labels = kmeans(&x, k, fit.kmeans_iterations, fit.seed)?;
-    let mut onehot = vec![0f32; n * k];
-    for (i, l) in labels.iter().enumerate() {
-        onehot[i * k + l] = 1.0;
-    }
-    let mut mixture = m_step(&x, &Tensor::from_vec(onehot, (n, k), &Device::Cpu)?, fit)?;
+    let mut mixture = m_step(&x, &one_hot(&labels, k)?, fit)?;
     let mut report = FitReport {
         log_likelihood: Vec::new(),
         converged: false,
@@ -224,11 +220,7 @@ fn kmeans(x: &Tensor, k: usize, iterations: usize, seed: u64) -> Result<Vec<usiz
         if !changed {
             break;
         }
-        let mut onehot = vec![0f32; n * k];
-        for (i, l) in labels.iter().enumerate() {
-            onehot[i * k + l] = 1.0;
-        }
-        let onehot = Tensor::from_vec(onehot, (n, k), &Device::Cpu)?;
+        let onehot = one_hot(&labels, k)?;
         let counts = onehot.sum(0)?.unsqueeze(1)?; // (K, 1)
         let sums = onehot.t()?.matmul(x)?;
         // An empty cluster keeps its centre.
@@ -239,6 +231,15 @@ fn kmeans(x: &Tensor, k: usize, iterations: usize, seed: u64) -> Result<Vec<usiz
             .where_cond(&centres, &means)?;
     }
     Ok(labels)
+}
+
+/// Hard responsibilities `(N, K)`: a 1 in each row's label column.
+fn one_hot(labels: &[usize], k: usize) -> Result<Tensor> {
+    let mut onehot = vec![0f32; labels.len() * k];
+    for (i, l) in labels.iter().enumerate() {
+        onehot[i * k + l] = 1.0;
+    }
+    Ok(Tensor::from_vec(onehot, (labels.len(), k), &Device::Cpu)?)
 }
 
 /// Squared distances `(N, C)` from every row to every centre.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
-use crate::generator::LatentPrior;
+use crate::generator::{check_latents, LatentPrior};
 use crate::mixture::config::MixtureConfig;
 use crate::mixture::linalg::lower_inverse;
 use crate::mixture::normal;
@@ -235,14 +235,7 @@ impl GaussianMixture {
     }
 
     fn check(&self, z: &Tensor, name: &'static str) -> Result<()> {
-        match z.dims() {
-            [_, d] if *d == self.config.latent_dim => Ok(()),
-            dims => Err(Error::Shape {
-                name,
-                expected: format!("(N, {})", self.config.latent_dim),
-                got: dims.to_vec(),
-            }),
-        }
+        check_latents(z, self.config.latent_dim, name).map(|_| ())
     }
 
     /// `log π_k + log N(z; μ_k, L_k L_kᵀ)` for rows `z` `(N, D)`: `(N, K)`.
