@@ -1,6 +1,9 @@
 //! The generator's training and decoding, beside `benches/official/generator_step.py`:
 //! - one autoencoder step (batch 64, grey, width 1: the official widths) at 64² and 32²:
-//!   encoder, decoder, MSE + Laplacian-pyramid loss + latent penalty, backward, Adam;
+//!   encoder, decoder, MSE + Laplacian-pyramid loss + latent penalty, backward, Adam
+//!   (`generator_step.py --pyramid` adds the official pyramid loss to the official step),
+//!   and at 64² without the pyramid loss (`autoencoder_64_mse`, as `generator_step.py`
+//!   without `--pyramid`);
 //! - one prior step (batch 64, latent 256, depth 5): negative log-likelihood, backward, Adam;
 //! - decoding 64 latents at 64².
 //!
@@ -23,7 +26,14 @@ fn images(resolution: usize) -> ImageSet {
 }
 
 fn trainer(resolution: usize, flow: bool) -> GeneratorTrainer {
-    let mut config = GeneratorTrainConfig::default();
+    trainer_with(resolution, flow, 1.0)
+}
+
+fn trainer_with(resolution: usize, flow: bool, pyramid_weight: f64) -> GeneratorTrainer {
+    let mut config = GeneratorTrainConfig {
+        pyramid_weight,
+        ..Default::default()
+    };
     config.generator.autoencoder = AutoencoderConfig {
         resolution,
         ..Default::default()
@@ -46,6 +56,12 @@ fn generator_steps(c: &mut Criterion) {
             b.iter(|| t.step(&data).unwrap())
         });
     }
+    // The official step's loss as `generator_step.py` times it without `--pyramid`: MSE and
+    // the latent penalty only.
+    let data = images(64);
+    let mut t = trainer_with(64, false, 0.0);
+    t.step(&data).unwrap();
+    g.bench_function("autoencoder_64_mse", |b| b.iter(|| t.step(&data).unwrap()));
     g.finish();
 }
 

@@ -6,6 +6,8 @@
 //!
 //! `cargo run --release -p funknn-benches --example latent_priors -- dump GENERATOR OUT.safetensors`
 //! `cargo run --release -p funknn-benches --example latent_priors -- flow GENERATOR COUNT TEMPERATURE OUT.safetensors`
+//! (`prior` instead of `flow`: the sampling prior, the mixture when there is one)
+//! `cargo run --release -p funknn-benches --example latent_priors -- reencode GENERATOR LATENTS.safetensors ROUNDS OUT.safetensors`
 //! `cargo run --release -p funknn-benches --example latent_priors -- score GENERATOR CLASSIFIER LATENTS.safetensors SHEET.png`
 
 use std::collections::HashMap;
@@ -20,6 +22,7 @@ type R<T> = Result<T, Box<dyn std::error::Error>>;
 fn main() -> R<()> {
     let a: Vec<String> = std::env::args().collect();
     let usage = "usage: latent_priors dump GENERATOR OUT | flow GENERATOR COUNT TEMPERATURE OUT \
+        | prior GENERATOR COUNT TEMPERATURE OUT | reencode GENERATOR LATENTS ROUNDS OUT \
         | score GENERATOR CLASSIFIER LATENTS SHEET";
     let dev = Device::Cpu;
     match a.get(1).map(String::as_str) {
@@ -59,18 +62,39 @@ fn main() -> R<()> {
             let sheet = Raster::contact_sheet(&tiles, 8, 2)?;
             write_picture(a[5].as_ref(), &sheet, &WriteOptions::default())?;
         }
-        Some("flow") if a.len() == 6 => {
-            // The generator's own prior samples, as `score` reads them.
+        Some(which @ ("flow" | "prior")) if a.len() == 6 => {
+            // The generator's flow (or its sampling prior) samples, as `score` reads them.
             let g = Generator::load(&a[2], DType::F32, &dev)?;
             let (count, t): (usize, f64) = (a[3].parse()?, a[4].parse()?);
-            let w = funknn_gen::standard_normal(count, g.prior.latent_dim(), 0)?;
-            let z = g.prior.sample_from(&w, t)?;
-            let log_prob = g.prior.log_prob(&z)?;
+            let prior = g.sampling_prior();
+            let prior: &dyn LatentPrior = if which == "flow" { &g.prior } else { &prior };
+            let w = funknn_gen::standard_normal(count, prior.latent_dim(), 0)?;
+            let z = prior.sample_from(&w, t)?;
+            let log_prob = prior.log_prob(&z)?;
             let out = HashMap::from([
                 ("samples".to_string(), z),
                 ("log_prob".to_string(), log_prob),
             ]);
             candle_core::safetensors::save(&out, &a[5])?;
+        }
+        Some("reencode") if a.len() == 6 => {
+            // Decode and encode again ROUNDS times: the autoencoder as a projection back
+            // towards the latents of real images.
+            let g = Generator::load(&a[2], DType::F32, &dev)?;
+            let mut z = candle_core::safetensors::load(&a[3], &dev)?
+                .remove("samples")
+                .ok_or("no tensor `samples` in the latents file")?
+                .to_dtype(DType::F32)?;
+            for _ in 0..a[4].parse::<usize>()? {
+                let mut parts = Vec::new();
+                for start in (0..z.dim(0)?).step_by(500) {
+                    let n = (z.dim(0)? - start).min(500);
+                    let x = g.autoencoder.decoder.forward(&z.narrow(0, start, n)?)?;
+                    parts.push(g.encode(&x.clamp(0f32, 1f32)?, 500, |_| {})?);
+                }
+                z = candle_core::Tensor::cat(&parts, 0)?;
+            }
+            candle_core::safetensors::save(&HashMap::from([("samples".to_string(), z)]), &a[5])?;
         }
         _ => return Err(usage.into()),
     }

@@ -9,7 +9,8 @@ The official repository is not part of funknn. Check it out beside this one:
 It imports the official `encoder`, `decoder` and `real_nvp` classes unchanged and times:
 - one autoencoder training step (batch 64, grey, 64^2 and 32^2): encoder, decoder, MSE plus
   the 0.01 latent L2 penalty (the official VGG style loss is left out, as in funknn),
-  backward, `Adam.step`;
+  backward, `Adam.step`; with `--pyramid`, also the official `LaplacianPyramidLoss`
+  (3 levels, kernel 5, sigma 1, weight 1), which funknn's step adds by default;
 - one flow training step (batch 64, latent 256, depth 5): the negative log-likelihood,
   backward, `Adam.step`;
 - decoding a batch of 64 latents at 64^2 (no gradient).
@@ -39,11 +40,14 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--only", default="all", help="all | ae64 | ae32 | flow | decode")
+    ap.add_argument("--pyramid", action="store_true",
+                    help="add the official Laplacian-pyramid loss to the autoencoder step")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     sys.path.insert(0, args.official)
     from autoencoder_model import encoder, decoder
     from flow_model import real_nvp
+    from laplacian_loss import LaplacianPyramidLoss
 
     torch.manual_seed(0)
     batch, latent = 64, 256
@@ -54,12 +58,15 @@ def main():
         params = list(enc.parameters()) + list(dec.parameters())
         opt = torch.optim.Adam(params, lr=1e-4)
         x = torch.rand(batch, 1, res, res)
+        pyramid = LaplacianPyramidLoss(max_levels=3, channels=1, kernel_size=5, sigma=1)
 
         def step():
             opt.zero_grad()
             z = enc(x)
             y = dec(z)
             loss = torch.mean((y - x) ** 2) + 0.01 * torch.mean(z ** 2)
+            if args.pyramid:
+                loss = loss + pyramid(y, x)
             loss.backward()
             opt.step()
 

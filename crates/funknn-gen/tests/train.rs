@@ -345,3 +345,49 @@ fn pyramid_level_weights_are_a_setting() {
     let err = GeneratorTrainer::new(bad).err().unwrap().to_string();
     assert!(err.contains("pyramid level weights"), "{err}");
 }
+
+/// Without the pyramid (`--pyramid-weight 0`, which skips it) the loss is the MSE and the
+/// latent penalty alone, and with it the pyramid's own value is added on top.
+#[test]
+fn the_pyramid_weight_scales_the_pyramid_term_and_zero_leaves_it_out() {
+    let data = tiny_data();
+    let images = data.images().narrow(0, 0, 4).unwrap();
+    let loss_of = |pyramid_weight: f64| {
+        let t = GeneratorTrainer::new(GeneratorTrainConfig {
+            pyramid_weight,
+            mse_weight: 2.0,
+            ..tiny_config(3, 0)
+        })
+        .unwrap();
+        let (loss, mse) = t.autoencoder_loss(&images).unwrap();
+        let ae = &t.generator().autoencoder;
+        let latent = ae.encoder.forward(&images).unwrap();
+        let recon = ae.decoder.forward(&latent).unwrap();
+        let penalty: f32 = latent
+            .sqr()
+            .unwrap()
+            .mean_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        let pyramid: f32 = LaplacianPyramidLoss::new(3)
+            .forward(&recon, &images)
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        let (loss, mse): (f32, f32) = (loss.to_scalar().unwrap(), mse.to_scalar().unwrap());
+        (loss, 2.0 * mse + 0.01 * penalty, pyramid)
+    };
+    let (without, expected, _) = loss_of(0.0);
+    assert!(
+        (without - expected).abs() <= 1e-6 * expected,
+        "{without} vs {expected}"
+    );
+    let (with, expected, pyramid) = loss_of(0.5);
+    assert!(pyramid > 0.0);
+    let expected = expected + 0.5 * pyramid;
+    assert!(
+        (with - expected).abs() <= 1e-5 * expected,
+        "{with} vs {expected}"
+    );
+}

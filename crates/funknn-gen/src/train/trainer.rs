@@ -356,12 +356,14 @@ impl GeneratorTrainer {
         let latent = ae.encoder.forward(images)?;
         let recon = ae.decoder.forward(&latent)?;
         let mse = (&recon - images)?.sqr()?.mean_all()?;
-        let pyramid = self.pyramid.forward(&recon, images)?;
         let penalty = latent.sqr()?.mean_all()?;
         let c = &self.config;
-        let loss = ((&mse * c.mse_weight)?
-            + (pyramid * c.pyramid_weight)?
-            + (penalty * c.latent_weight)?)?;
+        let mut loss = ((&mse * c.mse_weight)? + (penalty * c.latent_weight)?)?;
+        // At weight 0 the pyramid would cost its forward and backward for nothing.
+        if c.pyramid_weight != 0.0 {
+            let pyramid = self.pyramid.forward(&recon, images)?;
+            loss = (loss + (pyramid * c.pyramid_weight)?)?;
+        }
         Ok((loss, mse))
     }
 
