@@ -358,12 +358,14 @@ impl GeneratorTrainer {
         let mse = (&recon - images)?.sqr()?.mean_all()?;
         let penalty = latent.sqr()?.mean_all()?;
         let c = &self.config;
-        let mut loss = ((&mse * c.mse_weight)? + (penalty * c.latent_weight)?)?;
-        // At weight 0 the pyramid would cost its forward and backward for nothing.
+        let mut loss = (&mse * c.mse_weight)?;
+        // At weight 0 the pyramid would cost its forward and backward for nothing. The terms
+        // are summed in the order they always were, so logged losses keep their bits.
         if c.pyramid_weight != 0.0 {
             let pyramid = self.pyramid.forward(&recon, images)?;
             loss = (loss + (pyramid * c.pyramid_weight)?)?;
         }
+        let loss = (loss + (penalty * c.latent_weight)?)?;
         Ok((loss, mse))
     }
 
