@@ -13,35 +13,16 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
 use criterion::{criterion_group, criterion_main, Criterion};
-use funknn_gen::train::{GeneratorTrainConfig, GeneratorTrainer, ImageSet};
+use funknn_benches::{generator_trainer, noise_images};
+use funknn_gen::train::GeneratorTrainer;
 use funknn_gen::{AutoencoderConfig, DiscreteGenerator, Generator, GeneratorConfig};
 
 // The allocator of the `funknn` binary, whose training this measures.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn images(resolution: usize) -> ImageSet {
-    let t = Tensor::rand(0f32, 1f32, (256, 1, resolution, resolution), &Device::Cpu).unwrap();
-    ImageSet::from_tensor(t, "uniform noise")
-}
-
 fn trainer(resolution: usize, flow: bool) -> GeneratorTrainer {
-    trainer_with(resolution, flow, 1.0)
-}
-
-fn trainer_with(resolution: usize, flow: bool, pyramid_weight: f64) -> GeneratorTrainer {
-    let mut config = GeneratorTrainConfig {
-        pyramid_weight,
-        ..Default::default()
-    };
-    config.generator.autoencoder = AutoencoderConfig {
-        resolution,
-        ..Default::default()
-    };
-    config.autoencoder_steps = if flow { 0 } else { 1_000_000 };
-    config.flow_steps = 1_000_000;
-    config.checkpoint_every = 0;
-    GeneratorTrainer::new(config).unwrap()
+    generator_trainer(resolution, flow, 1.0)
 }
 
 fn generator_steps(c: &mut Criterion) {
@@ -49,7 +30,7 @@ fn generator_steps(c: &mut Criterion) {
     let mut g = c.benchmark_group("generator_step_batch64");
     g.sample_size(10);
     for resolution in [64, 32] {
-        let data = images(resolution);
+        let data = noise_images(resolution);
         let mut t = trainer(resolution, false);
         t.step(&data).unwrap();
         g.bench_function(format!("autoencoder_{resolution}"), |b| {
@@ -58,8 +39,8 @@ fn generator_steps(c: &mut Criterion) {
     }
     // The official step's loss as `generator_step.py` times it without `--pyramid`: MSE and
     // the latent penalty only.
-    let data = images(64);
-    let mut t = trainer_with(64, false, 0.0);
+    let data = noise_images(64);
+    let mut t = generator_trainer(64, false, 0.0);
     t.step(&data).unwrap();
     g.bench_function("autoencoder_64_mse", |b| b.iter(|| t.step(&data).unwrap()));
     g.finish();

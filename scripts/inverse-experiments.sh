@@ -8,7 +8,10 @@
 # 32²; random-ellipse phantoms with seeds FIRST... for `ellipses`) it simulates the data at
 # 128², runs the classical baselines and the generative prior, and appends one line per
 # method to OUT/results.csv: image,method,psnr,ssim,seconds. Extra arguments for the prior go
-# in $PRIOR_ARGS, the λ grids in $TV_LAMBDAS / $TIKHONOV_LAMBDAS.
+# in $PRIOR_ARGS, the λ grids in $TV_LAMBDAS / $TIKHONOV_LAMBDAS. $METHODS (e.g. "fbp prior")
+# runs only the methods it names: the data are simulated deterministically, so a new prior
+# needs only its own rows beside the committed baselines (check one cheap baseline's scores
+# against them).
 #
 # Needs: a release build (cargo build --release -p funknn-cli) or $FUNKNN; Debian's
 # dataset-fashion-mnist for the garments. CT images are in --noise-snr 30 dB, the geometry
@@ -29,6 +32,7 @@ csv=$out/results.csv
 # image clipped to [0, 1], as the PNG holds it; the raw scores are in OUT/log.txt).
 run() {
   local image=$1 method=$2 lambda=$3; shift 3
+  [ -z "${METHODS:-}" ] || [[ " $METHODS " == *" $method "* ]] || return 0
   local start end line
   start=$(date +%s.%N)
   line=$("$@" | tee -a "$out/log.txt" | grep '^clipped' | sed 's/^clipped to \[0, 1\]: //' || true)

@@ -87,3 +87,34 @@ pub fn train_step_config(network: Network, batch: usize) -> funknn_core::train::
         ..funknn_core::train::TrainConfig::default()
     }
 }
+
+/// 256 uniform-noise grey images at `resolution`² for the generator benchmarks (speed does
+/// not depend on the data).
+pub fn noise_images(resolution: usize) -> funknn_gen::train::ImageSet {
+    let t = Tensor::rand(0f32, 1f32, (256, 1, resolution, resolution), &Device::Cpu)
+        .expect("noise images");
+    funknn_gen::train::ImageSet::from_tensor(t, "uniform noise")
+}
+
+/// A generator trainer at the official widths (batch 64, grey) that never finishes a phase
+/// or writes a checkpoint: the autoencoder phase, or the prior phase when `flow`, with the
+/// Laplacian-pyramid loss at `pyramid_weight` (0 leaves it out, as the official step without
+/// `--pyramid`).
+pub fn generator_trainer(
+    resolution: usize,
+    flow: bool,
+    pyramid_weight: f64,
+) -> funknn_gen::train::GeneratorTrainer {
+    let mut config = funknn_gen::train::GeneratorTrainConfig {
+        pyramid_weight,
+        ..Default::default()
+    };
+    config.generator.autoencoder = funknn_gen::AutoencoderConfig {
+        resolution,
+        ..Default::default()
+    };
+    config.autoencoder_steps = if flow { 0 } else { 1_000_000 };
+    config.flow_steps = 1_000_000;
+    config.checkpoint_every = 0;
+    funknn_gen::train::GeneratorTrainer::new(config).expect("generator trainer")
+}

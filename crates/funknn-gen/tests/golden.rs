@@ -2,6 +2,8 @@
 //! README.txt): decoders, encoders and RealNVP priors with weights from a shared
 //! deterministic formula, and a real official flow checkpoint (`flow_small.pt`).
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -9,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
 use candle_nn::VarBuilder;
+use common::max_abs_diff;
 use funknn_gen::{AutoencoderConfig, Decoder, Encoder, FlowConfig, LatentPrior, RealNvp};
 
 fn fixtures() -> PathBuf {
@@ -100,18 +103,6 @@ fn official_keys(network: &str) -> BTreeSet<(String, Vec<usize>)> {
         .collect()
 }
 
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar()
-        .unwrap()
-}
-
 #[test]
 fn the_formula_reproduces_the_golden_check_values() {
     let g = golden();
@@ -174,11 +165,17 @@ fn encoders_match_the_official_classes() {
 }
 
 /// Tolerances: x (relative to its largest entry), log-determinant, inverse, log-density.
-fn check_flow(flow: &RealNvp, g: &HashMap<String, Tensor>, name: &str, tol: [f32; 4]) {
+fn check_flow(flow: &RealNvp, g: &HashMap<String, Tensor>, name: &str, tol: [f64; 4]) {
     let w = &g[&format!("{name}.w")];
     let (x, log_det) = flow.forward(w).unwrap();
     let x_ref = &g[&format!("{name}.x")];
-    let scale: f32 = x_ref.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+    let scale = x_ref
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap() as f64;
     let err = max_abs_diff(&x, x_ref) / scale;
     assert!(err < tol[0], "{name} x: {err} relative to the largest");
     let err = max_abs_diff(&log_det, &g[&format!("{name}.log_det")]);

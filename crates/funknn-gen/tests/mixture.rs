@@ -3,27 +3,16 @@
 //! differences, and its place in a generator folder (round trip, flow kept for the inverse
 //! problems, clear errors).
 
+mod common;
+
 use candle_core::{DType, Device, Tensor, Var};
+use common::max_abs_diff;
 use funknn_gen::{
     fit_mixture, standard_normal, AutoencoderConfig, FlowConfig, GaussianMixture, Generator,
     GeneratorConfig, LatentPrior, MixtureConfig, MixtureFit, SamplingPrior,
 };
 
 const CPU: Device = Device::Cpu;
-
-/// `max |a − b|` over all entries, in f64.
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_dtype(DType::F64)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
-}
 
 fn config(d: usize, k: usize) -> MixtureConfig {
     MixtureConfig {
