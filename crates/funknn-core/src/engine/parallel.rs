@@ -7,8 +7,8 @@ use crate::{Error, Result};
 
 /// `task(state, i)` for every `i` in `0..count`, on up to `threads` scoped workers that each
 /// own one `init()` state (reusable buffers). Results come back in index order, so they do
-/// not depend on the number of threads. After a task fails, the remaining ones are skipped
-/// and the first error by index is returned. (Lanes of one task each, see [`run_lanes`].)
+/// not depend on the number of threads. After a task fails, the later ones are skipped and
+/// the first error by index is returned. (Lanes of one task each, see [`run_lanes`].)
 pub(crate) fn map_indexed<S, R, I, F>(
     count: usize,
     threads: usize,
@@ -42,8 +42,8 @@ where
 /// accumulates do not depend on the workers, while the work is balanced task by task
 /// (one lane per worker would leave a worker idle for up to a whole lane when the other
 /// was slowed down). Lanes are served round-robin. Returns the lane states in lane order;
-/// after a task fails, the remaining ones are skipped and the error of the earliest failed
-/// task (by round, then lane) is returned.
+/// after a task fails, the tasks after it (by round, then lane) are skipped and the error
+/// of the earliest failing task is returned, the same however the workers were scheduled.
 pub(crate) fn run_lanes<L, W, I, F>(
     lanes: Vec<L>,
     tasks: impl Fn(usize) -> usize + Sync,
@@ -72,12 +72,20 @@ where
     let work = || -> Result<()> {
         let mut worker = init();
         loop {
-            if failed.lock().map_err(|_| poisoned())?.is_some() {
-                return Ok(());
-            }
             let Some((l, k, mut state)) = queue.lock().map_err(|_| poisoned())?.pop_front() else {
                 return Ok(());
             };
+            // Only tasks after a recorded failure are skipped (with the rest of their
+            // lane): every earlier task still runs, so the error returned is that of the
+            // earliest failing task whatever the scheduling, not of the first to fail.
+            let after_failure = failed
+                .lock()
+                .map_err(|_| poisoned())?
+                .as_ref()
+                .is_some_and(|&(fk, fl, _)| (k, l) > (fk, fl));
+            if after_failure {
+                continue;
+            }
             if let Err(e) = task(&mut worker, &mut state, l, k) {
                 let mut first = failed.lock().map_err(|_| poisoned())?;
                 if first.as_ref().is_none_or(|&(fk, fl, _)| (k, l) < (fk, fl)) {
@@ -152,6 +160,31 @@ mod tests {
             || (),
             |_, _, l, k| {
                 if (l == 3 && k == 1) || (l == 2 && k == 2) {
+                    Err(Error::invalid("task", format!("{l} {k}")))
+                } else {
+                    Ok(())
+                }
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("3 1"), "{err}");
+    }
+
+    /// The earliest failing task's error comes back even when a later task fails first:
+    /// here task (lane 3, round 0) is slow, so the other worker reaches the failing task
+    /// (2, 2) long before (3, 1), which fails too and comes earlier in the order.
+    #[test]
+    fn the_earliest_failure_wins_whatever_fails_first() {
+        let err = run_lanes(
+            vec![(); 4],
+            |_| 3,
+            2,
+            || (),
+            |_, _, l, k| {
+                if (l, k) == (3, 0) {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                if (l, k) == (3, 1) || (l, k) == (2, 2) {
                     Err(Error::invalid("task", format!("{l} {k}")))
                 } else {
                     Ok(())
