@@ -91,7 +91,8 @@ where
                 if first.as_ref().is_none_or(|&(fk, fl, _)| (k, l) < (fk, fl)) {
                     *first = Some((k, l, e));
                 }
-                return Ok(());
+                // Keep draining: a task earlier than this one may still be queued.
+                continue;
             }
             if k + 1 < tasks(l) {
                 queue
